@@ -1,0 +1,64 @@
+"""One table per model: which options the keyboard offers, validation and photo limits.
+
+The keyboard, the validation of callback data and the price table are all built from these
+specs, so a model never offers an option its API rejects. A provider declares, per model it sells,
+the spec it accepts; the same model sold by several providers is shown once (see registry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One keyboard row: a named option, its allowed values and the default."""
+
+    name: str  # "mode", "duration", "quality", "aspect_ratio"
+    values: tuple[str, ...]
+    default: str
+
+    def __post_init__(self) -> None:
+        if self.default not in self.values:
+            raise ValueError(f"default {self.default!r} not in {self.values!r}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as one provider sells it."""
+
+    key: str  # short, stable id used in callback data and the database: "grok", "happyhorse"
+    title: str  # shown on the model button
+    options: tuple[OptionSpec, ...]
+    prompt_required: bool = True
+    min_side_px: int = 1
+    max_aspect: float | None = None  # max(w/h, h/w) allowed, e.g. 2.5
+    max_bytes: int = MAX_IMAGE_BYTES
+
+    def option(self, name: str) -> OptionSpec | None:
+        return next((o for o in self.options if o.name == name), None)
+
+    def defaults(self) -> dict[str, str]:
+        return {o.name: o.default for o in self.options}
+
+    def accepts(self, values: dict[str, str]) -> bool:
+        """True when every chosen value is one this spec offers (and nothing is missing)."""
+        return all(o.name in values and values[o.name] in o.values for o in self.options) and set(
+            values
+        ) <= {o.name for o in self.options}
+
+    def normalise(self, values: dict[str, str]) -> dict[str, str]:
+        """Keep valid chosen values, fill the rest with defaults, drop unknown names."""
+        return {
+            o.name: values[o.name] if values.get(o.name) in o.values else o.default
+            for o in self.options
+        }
+
+
+GROK_TITLE = "Grok Imagine"
+HAPPYHORSE_TITLE = "HappyHorse 1.0"
+LOCAL_TITLE = "Pan & zoom (local)"
+
+ASPECT_RATIOS = ("auto", "16:9", "9:16", "1:1", "4:3", "3:4")

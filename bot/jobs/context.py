@@ -1,0 +1,76 @@
+"""Everything the job service needs, built once in `__main__` and passed in (no globals)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.jobs.messenger import TelegramMessenger
+from bot.media_store import MediaStore
+from bot.pricing import PriceTable
+from bot.providers.registry import ProviderRegistry
+from bot.storage import JobStore, Ledger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """The operator settings the job lifecycle obeys."""
+
+    work_dir: Path
+    public_base_url: str | None
+    admin_ids: frozenset[int] = frozenset()
+    max_active: int = 2
+    refund_on_cancel: bool = True
+    allow_private_urls: bool = False
+    poll_initial_s: float = 3.0
+    poll_max_s: float = 30.0
+    callback_grace_s: float = 20.0
+    deadline_floor_s: float = 900.0
+    max_upload_bytes: int = 50 * 1024 * 1024
+    media_ttl_s: float = 3 * 3600
+    alert_every_s: float = 3600.0
+
+
+@dataclass
+class JobContext:
+    """Shared collaborators plus the set of background tasks the service owns."""
+
+    settings: JobSettings
+    store: JobStore
+    ledger: Ledger
+    registry: ProviderRegistry
+    prices: PriceTable
+    media: MediaStore
+    messenger: TelegramMessenger
+    http: httpx.AsyncClient
+    clock: Callable[[], float] = time.time
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run a tracked background task; its failure is logged, never lost silently."""
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def cancel_all(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self.settings.admin_ids

@@ -1,0 +1,138 @@
+"""Fetch a provider's result video to disk, capped in size and guarded against SSRF.
+
+The video is streamed to a temp file beside `dest` and renamed into place only when complete, so
+`dest` never holds a partial file and memory never holds the whole video. Every URL, including each
+redirect target, passes `check_public_url` first; redirects are followed by hand for that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+import httpx
+
+from bot.net_guard import UnsafeURL, check_public_url
+
+MAX_REDIRECTS = 5
+TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+_FLUSH_BYTES = 1024 * 1024  # write to disk in ~1 MB pieces: few thread hops, little memory
+_MAGIC_BYTES = 12
+_VIDEO_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/mp4"})
+# Top-level ISO media boxes a video file may start with; old QuickTime files lack `ftyp`.
+_ISO_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"})
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # WebM / Matroska
+
+
+class DownloadError(Exception):
+    """Base of the download failures."""
+
+
+class VideoTooLarge(DownloadError):
+    """The video exceeds the cap; `size` is its declared size or the bytes seen so far."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"video too large: at least {size} bytes")
+        self.size = size
+
+
+class DownloadFailed(DownloadError):
+    """The video could not be fetched; `status` is the HTTP status when there was one."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason if status is None else f"{reason} (HTTP {status})")
+        self.reason = reason
+        self.status = status
+
+
+async def download_video(
+    client: httpx.AsyncClient, url: str, dest: Path, *, max_bytes: int, allow_private: bool
+) -> int:
+    """Stream the video at `url` into `dest` and return its size in bytes."""
+    current = httpx.URL(url)
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            await check_public_url(str(current), allow_private=allow_private)
+        except UnsafeURL as exc:
+            raise DownloadFailed(f"unsafe URL: {exc.reason}") from exc
+        try:
+            async with client.stream(
+                "GET", current, follow_redirects=False, timeout=TIMEOUT
+            ) as response:
+                if response.is_redirect:
+                    current = current.join(response.headers["location"]).copy_with(fragment=None)
+                    continue
+                return await _save(response, dest, max_bytes)
+        except httpx.TimeoutException as exc:
+            raise DownloadFailed("timed out") from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise DownloadFailed(f"transport error: {type(exc).__name__}") from exc
+    raise DownloadFailed(f"more than {MAX_REDIRECTS} redirects")
+
+
+async def _save(response: httpx.Response, dest: Path, max_bytes: int) -> int:
+    """Check the response's headers and first bytes, then stream its body into `dest`."""
+    if response.status_code != httpx.codes.OK:
+        raise DownloadFailed("unexpected HTTP status", response.status_code)
+    declared = _content_length(response)
+    if declared is not None and declared > max_bytes:
+        raise VideoTooLarge(declared)
+    content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type and not (content_type.startswith("video/") or content_type in _VIDEO_TYPES):
+        raise DownloadFailed(f"not a video: content type {content_type!r}")
+
+    # Created synchronously (it is quick) so a cancellation cannot orphan a temp file.
+    fd, temp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    temp = Path(temp_name)
+    done = False
+    try:
+        with os.fdopen(fd, "wb") as file:
+            written = await _stream_body(response, file, max_bytes)
+        await asyncio.to_thread(os.replace, temp, dest)
+        done = True
+        return written
+    finally:
+        if not done:
+            # Synchronous on purpose: it must also run when the task is being cancelled.
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
+async def _stream_body(response: httpx.Response, file: BinaryIO, max_bytes: int) -> int:
+    """Copy the body into `file`, enforcing the cap and checking the video magic bytes."""
+    written = 0
+    pending = bytearray()
+    checked = False
+    async for chunk in response.aiter_bytes():
+        written += len(chunk)
+        if written > max_bytes:
+            raise VideoTooLarge(written)
+        pending += chunk
+        if not checked and len(pending) >= _MAGIC_BYTES:
+            _check_magic(bytes(pending[:_MAGIC_BYTES]))
+            checked = True
+        if checked and len(pending) >= _FLUSH_BYTES:
+            await asyncio.to_thread(file.write, bytes(pending))
+            pending.clear()
+    if not checked:
+        _check_magic(bytes(pending))
+    await asyncio.to_thread(file.write, bytes(pending))
+    return written
+
+
+def _check_magic(head: bytes) -> None:
+    if head[4:8] in _ISO_BOXES or head.startswith(_EBML_MAGIC):
+        return
+    raise DownloadFailed("not a video: unrecognised file signature")
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    try:
+        value = int(response.headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None

@@ -1,0 +1,195 @@
+"""The Telegram seam of the job service: photo download, status edits, video delivery.
+
+Status edits are throttled here (at most one every `min_edit_interval` seconds per message,
+never an unchanged text) so that progress reports can never flood a chat; state changes pass
+`force=True` and are limited only by PTB's AIORateLimiter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from telegram import Bot, ForceReply, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+log = logging.getLogger(__name__)
+
+MAX_PHOTO_DOWNLOAD = 20 * 1024 * 1024  # getFile's limit on the cloud Bot API
+
+
+class PhotoTooBig(Exception):
+    """Telegram will not let a bot download a file this large."""
+
+
+class PhotoDownloadFailed(Exception):
+    """getFile or the file download failed."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a job's messages go."""
+
+    chat_id: int
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+
+@dataclass(frozen=True)
+class SentVideo:
+    message_id: int
+    file_id: str | None
+
+
+class TelegramMessenger:
+    """Talks to the Bot API through PTB's `Bot` (rate-limited and retried by PTB)."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        min_edit_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bot = bot
+        self.min_edit_interval = min_edit_interval
+        self.clock = clock
+        self._last_edit: dict[tuple[int, int], tuple[float, str]] = {}
+
+    async def download_photo(self, file_id: str, file_size: int | None = None) -> bytes:
+        """The photo's bytes via getFile; the file URL (it holds the token) never leaves PTB."""
+        if file_size is not None and file_size > MAX_PHOTO_DOWNLOAD:
+            raise PhotoTooBig(file_size)
+        try:
+            tg_file = await self.bot.get_file(file_id)
+            if tg_file.file_size and tg_file.file_size > MAX_PHOTO_DOWNLOAD:
+                raise PhotoTooBig(tg_file.file_size)
+            return bytes(await tg_file.download_as_bytearray())
+        except BadRequest as exc:
+            if "too big" in exc.message.lower():
+                raise PhotoTooBig(file_size or 0) from exc
+            raise PhotoDownloadFailed(exc.message) from exc
+        except TelegramError as exc:
+            raise PhotoDownloadFailed(type(exc).__name__) from exc
+
+    async def send_text(
+        self, target: Target, text: str, *, markup: InlineKeyboardMarkup | ForceReply | None = None
+    ) -> int | None:
+        """Send a message; returns its id, or None when Telegram refused it (logged)."""
+        try:
+            msg = await self.bot.send_message(
+                target.chat_id,
+                text,
+                message_thread_id=target.thread_id,
+                reply_parameters=_reply(target.reply_to),
+                reply_markup=markup,
+            )
+        except (BadRequest, Forbidden) as exc:
+            log.warning("send_message to chat %s refused: %s", target.chat_id, exc.message)
+            return None
+        return msg.message_id
+
+    async def edit(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        markup: InlineKeyboardMarkup | None = None,
+        force: bool = True,
+    ) -> bool:
+        """Edit a status message; skipped when unchanged or (unless forced) too soon."""
+        key = (chat_id, message_id)
+        now = self.clock()
+        last = self._last_edit.get(key)
+        if last is not None:
+            if last[1] == text and not force:
+                return False
+            if not force and now - last[0] < self.min_edit_interval:
+                return False
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+            )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                log.warning("edit of message %s in chat %s refused: %s", message_id, chat_id, exc)
+                return False
+        except Forbidden as exc:
+            log.warning("edit in chat %s forbidden: %s", chat_id, exc.message)
+            return False
+        self._last_edit[key] = (now, text)
+        return True
+
+    def forget(self, chat_id: int, message_id: int) -> None:
+        self._last_edit.pop((chat_id, message_id), None)
+
+    async def upload_action(self, target: Target) -> None:
+        try:
+            await self.bot.send_chat_action(
+                target.chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=target.thread_id
+            )
+        except TelegramError as exc:
+            log.info("chat action failed: %s", exc)
+
+    async def send_video(
+        self,
+        target: Target,
+        path: Path,
+        *,
+        caption: str,
+        width: int | None,
+        height: int | None,
+        duration: int | None,
+        thumbnail: Path | None,
+        markup: InlineKeyboardMarkup | None,
+    ) -> SentVideo:
+        """Upload the video as a reply to the user's photo; Telegram errors propagate."""
+        with path.open("rb") as video:
+            thumb = thumbnail.open("rb") if thumbnail else None
+            try:
+                msg: Message = await self.bot.send_video(
+                    target.chat_id,
+                    video,
+                    caption=caption,
+                    width=width,
+                    height=height,
+                    duration=duration,
+                    thumbnail=thumb,
+                    supports_streaming=True,
+                    message_thread_id=target.thread_id,
+                    reply_parameters=_reply(target.reply_to),
+                    reply_markup=markup,
+                    filename="video.mp4",
+                    read_timeout=120,
+                    write_timeout=300,
+                )
+            finally:
+                if thumb:
+                    thumb.close()
+        return SentVideo(msg.message_id, msg.video.file_id if msg.video else None)
+
+    async def resend_video(
+        self, target: Target, file_id: str, *, caption: str, markup: InlineKeyboardMarkup | None
+    ) -> int:
+        msg = await self.bot.send_video(
+            target.chat_id,
+            file_id,
+            caption=caption,
+            supports_streaming=True,
+            message_thread_id=target.thread_id,
+            reply_parameters=_reply(target.reply_to),
+            reply_markup=markup,
+        )
+        return msg.message_id
+
+
+def _reply(message_id: int | None) -> ReplyParameters | None:
+    # Without allow_sending_without_reply a deleted photo would make the whole delivery fail.
+    if message_id is None:
+        return None
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)

@@ -1,0 +1,78 @@
+"""Telling the user where a job stands: status edits and failure messages with their refund."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from bot.jobs import views
+from bot.jobs.context import JobContext
+from bot.jobs.messenger import Target
+from bot.models import Job, JobStatus
+from bot.storage.jobs import Credit
+
+log = logging.getLogger(__name__)
+
+
+def title_of(ctx: JobContext, job: Job) -> str:
+    spec = ctx.registry.models().get(job.model)
+    return spec.title if spec else job.model
+
+
+def target_of(job: Job) -> Target:
+    return Target(job.chat_id, job.thread_id, job.photo_message_id)
+
+
+async def refresh_status(ctx: JobContext, job: Job, *, force: bool, refunded: int = 0) -> None:
+    """Edit the job's status message to match its state (throttled unless forced)."""
+    text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
+    markup = views.status_markup(job)
+    if job.status_message_id is None:
+        message_id = await ctx.messenger.send_text(target_of(job), text, markup=markup)
+        if message_id is not None:
+            await ctx.store.set_fields(job.id, {job.status}, status_message_id=message_id)
+        return
+    await ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=markup, force=force)
+
+
+async def fail_job(
+    ctx: JobContext,
+    job: Job,
+    allowed_from: Iterable[JobStatus],
+    kind: str,
+    detail: str,
+    *,
+    to: JobStatus = JobStatus.FAILED,
+) -> bool:
+    """Fail (or expire) a job, refund it in the same transaction, and tell the user once."""
+    done = await ctx.store.transition(
+        job.id,
+        allowed_from,
+        to,
+        credit=Credit.REFUND,
+        error_kind=kind,
+        error_message=detail[:500],
+        note=kind,
+    )
+    if done.job is None:
+        return False
+    log.warning(
+        "job %s %s: user=%s provider=%s task=%s kind=%s detail=%s refunded=%s",
+        job.id, to.value, job.user_id, job.provider, job.task_id, kind, detail[:200],
+        done.refunded,
+    )  # fmt: skip
+    await finish(ctx, done.job, refunded=done.refunded, notify=True)
+    return True
+
+
+async def finish(ctx: JobContext, job: Job, *, refunded: int, notify: bool) -> None:
+    """After a terminal state: update the status message, tell the user, free the photo."""
+    ctx.media.release_job(job.id)
+    text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
+    markup = views.status_markup(job)
+    if job.status_message_id is not None:
+        await ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=None)
+        ctx.messenger.forget(job.chat_id, job.status_message_id)
+    if notify:
+        # A new message, not only an edit: an edit does not notify a user who looked away.
+        await ctx.messenger.send_text(target_of(job), text, markup=markup)

@@ -1,0 +1,101 @@
+"""Background loops: poll quiet tasks, expire jobs past their deadline, purge old photos,
+and the start-up recovery that finishes whatever a crash left unfinished."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.jobs.context import JobContext
+from bot.jobs.notify import fail_job
+from bot.jobs.runner import JobRunner
+from bot.models import JobStatus
+
+log = logging.getLogger(__name__)
+S = JobStatus
+TICK_S = 1.0
+WATCHDOG_EVERY_TICKS = 10
+PURGE_EVERY_TICKS = 600
+
+
+class Poller:
+    """Runs `*_once` steps on a timer; tests call the steps directly."""
+
+    def __init__(self, ctx: JobContext, runner: JobRunner) -> None:
+        self.ctx = ctx
+        self.runner = runner
+        self._in_flight: set[int] = set()
+
+    async def poll_once(self) -> int:
+        """Query every submitted job whose next poll is due; returns how many were started."""
+        due = await self.ctx.store.due_for_poll(self.ctx.clock())
+        started = 0
+        for job in due:
+            if job.id in self._in_flight:
+                continue
+            self._in_flight.add(job.id)
+            self.ctx.spawn(self._check(job.id), f"poll-{job.id}")
+            started += 1
+        return started
+
+    async def _check(self, job_id: int) -> None:
+        try:
+            await self.runner.check(job_id)
+        finally:
+            self._in_flight.discard(job_id)
+
+    async def watchdog_once(self) -> int:
+        """Fail and refund every active job past its deadline, telling the user."""
+        expired = 0
+        for job in await self.ctx.store.past_deadline(self.ctx.clock()):
+            active = {S.RESERVED, S.SUBMITTING, S.SUBMITTED, S.DOWNLOADING, S.SENDING}
+            if await fail_job(
+                self.ctx, job, active, "timeout", "job deadline passed", to=S.EXPIRED
+            ):
+                expired += 1
+        return expired
+
+    async def recover(self) -> None:
+        """After a restart: finish every job a crash left in the middle."""
+        ctx = self.ctx
+        for job in await ctx.store.in_statuses([S.RESERVED]):
+            ctx.spawn(self.runner.submit(job.id), f"resubmit-{job.id}")
+        for job in await ctx.store.in_statuses([S.SUBMITTING]):
+            provider = ctx.registry.get(job.provider or "")
+            if provider is not None and not provider.needs_public_image:
+                # The local renderer costs nothing: just render again.
+                back = await ctx.store.transition(
+                    job.id, {S.SUBMITTING}, S.RESERVED, tried_providers=(), note="restart"
+                )
+                if back.won:
+                    ctx.spawn(self.runner.submit(job.id), f"resubmit-{job.id}")
+                continue
+            # The create request may or may not have made a task; we recorded no id, so the
+            # only safe answer is to stop, refund and say so (never submit a second time).
+            await fail_job(ctx, job, {S.SUBMITTING}, "unknown_outcome", "crashed while submitting")
+        for job in await ctx.store.in_statuses([S.DOWNLOADING, S.SENDING]):
+            # Fetch a fresh result URL and deliver again; a crash right after Telegram accepted
+            # the video but before we recorded it may re-send it once (never lose it).
+            await ctx.store.transition(
+                job.id, {S.DOWNLOADING, S.SENDING}, S.SUBMITTED, note="restart"
+            )
+        for job in await ctx.store.in_statuses([S.SUBMITTED]):
+            await ctx.store.set_fields(job.id, {S.SUBMITTED}, next_poll_at=ctx.clock())
+        log.info("recovery done")
+
+    async def run(self) -> None:
+        """The loop: poll every tick, watchdog every few ticks, purge media now and then."""
+        tick = 0
+        while True:
+            try:
+                await self.poll_once()
+                if tick % WATCHDOG_EVERY_TICKS == 0:
+                    await self.watchdog_once()
+                if tick % PURGE_EVERY_TICKS == 0:
+                    self.ctx.media.purge_expired()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("poller step failed; continuing")
+            tick += 1
+            await asyncio.sleep(TICK_S)

@@ -1,0 +1,217 @@
+"""A paid job's life after Generate: submit (with failover), wait, download, deliver, settle.
+
+Every step is a compare-and-set on the job's status, so a duplicate callback, a poll racing a
+callback, a cancel, or a restart replaying a step can never deliver twice or refund twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.jobs.context import JobContext
+from bot.jobs.delivery import deliver
+from bot.jobs.notify import fail_job, refresh_status
+from bot.models import ErrorKind, Job, JobStatus, TaskEvent, TaskState
+from bot.providers.base import VideoProvider, VideoRequest
+from bot.providers.errors import ProviderError, ProviderTimeout, TaskNotFound
+
+log = logging.getLogger(__name__)
+
+S = JobStatus
+WAITING = frozenset({S.SUBMITTED})
+NOT_FOUND_LIMIT = 3
+
+
+class JobRunner:
+    """Drives reserved jobs to a terminal state."""
+
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._early_wakeups: set[int] = set()
+
+    def _lock(self, job_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(job_id, asyncio.Lock())
+
+    # ---- submit -------------------------------------------------------------------------
+    async def submit(self, job_id: int) -> None:
+        """Submit a reserved job to the first provider that takes it."""
+        ctx = self.ctx
+        job = await ctx.store.get(job_id)
+        if job is None or job.status is not S.RESERVED:
+            return
+        candidates = [
+            p for p in ctx.registry.candidates(job.model, job.options)
+            if p.name not in job.tried_providers
+        ]  # fmt: skip
+        if not candidates:
+            await fail_job(ctx, job, {S.RESERVED}, "unavailable", "no provider left to try")
+            return
+        for provider in candidates:
+            claimed = await ctx.store.transition(
+                job.id, {S.RESERVED}, S.SUBMITTING,
+                provider=provider.name, tried_providers=(*job.tried_providers, provider.name),
+            )  # fmt: skip
+            if claimed.job is None:
+                return  # cancelled meanwhile
+            job = claimed.job
+            try:
+                submitted = await provider.submit(self._request(job, provider))
+            except ProviderError as exc:
+                log.warning("job %s: %s refused the submission: %s", job.id, provider.name, exc)
+                await self._operator_alert(provider.name, exc)
+                if exc.next_provider_may_try and provider is not candidates[-1]:
+                    back = await ctx.store.transition(
+                        job.id, {S.SUBMITTING}, S.RESERVED, note=f"{provider.name}: {exc.kind}"
+                    )
+                    if back.job is None:
+                        return
+                    job = back.job
+                    continue
+                await self._submit_failed(job, exc)
+                return
+            except Exception:
+                log.exception("job %s: unexpected error submitting to %s", job.id, provider.name)
+                await fail_job(ctx, job, {S.SUBMITTING}, "upstream", "internal error on submit")
+                return
+            await self._submitted(job, provider, submitted.task_id, submitted.eta_s)
+            return
+
+    def _request(self, job: Job, provider: VideoProvider) -> VideoRequest:
+        ctx = self.ctx
+        path = ctx.media.path_for_job(job.id)
+        token = ctx.media.token_for_job(job.id)
+        if path is None or token is None:
+            raise ProviderError("the hosted photo is gone", provider=provider.name)
+        base = ctx.settings.public_base_url
+        image_url = f"{base}/media/{token}" if base and provider.needs_public_image else None
+        callback = (
+            f"{base}/callbacks/{provider.name}/{job.id}-{job.callback_secret}"
+            if base and provider.uses_callbacks
+            else None
+        )
+        return VideoRequest(job.prompt, job.video_options, path, image_url, callback)
+
+    async def _submitted(
+        self, job: Job, provider: VideoProvider, task_id: str, eta_s: int | None
+    ) -> None:
+        ctx = self.ctx
+        now = ctx.clock()
+        first_poll = ctx.settings.callback_grace_s if provider.uses_callbacks else 0.0
+        deadline = now + max(ctx.settings.deadline_floor_s, 3 * (eta_s or 0))
+        done = await ctx.store.transition(
+            job.id, {S.SUBMITTING}, S.SUBMITTED,
+            task_id=task_id, eta_s=eta_s, submitted_at=now, deadline_at=deadline,
+            next_poll_at=now + max(first_poll, ctx.settings.poll_initial_s),
+            poll_interval=ctx.settings.poll_initial_s,
+        )  # fmt: skip
+        log.info(
+            "job %s submitted: user=%s provider=%s task=%s eta=%s",
+            job.id, job.user_id, provider.name, task_id, eta_s,
+        )  # fmt: skip
+        if done.job is None:
+            log.info("job %s was cancelled while submitting; task %s ignored", job.id, task_id)
+            return
+        await refresh_status(ctx, done.job, force=True)
+        if job.id in self._early_wakeups:
+            self._early_wakeups.discard(job.id)
+            await self.check(job.id)
+
+    async def _submit_failed(self, job: Job, exc: ProviderError) -> None:
+        if isinstance(exc, ProviderTimeout) and exc.outcome_unknown:
+            kind = "unknown_outcome"
+        elif exc.kind.is_operators_part or exc.kind is ErrorKind.RATE_LIMITED:
+            kind = "unavailable"
+        else:
+            kind = exc.kind.value
+        await fail_job(self.ctx, job, {S.SUBMITTING}, kind, str(exc))
+
+    async def _operator_alert(self, provider: str, exc: ProviderError) -> None:
+        from bot.jobs.alerts import alert_operator
+
+        if exc.kind.is_operators_part:
+            await alert_operator(self.ctx, provider, exc.kind.value, exc.message)
+
+    # ---- wait ---------------------------------------------------------------------------
+    async def wake(self, job_id: int) -> None:
+        """A callback (or in-process completion) says the task moved: re-query it now."""
+        job = await self.ctx.store.get(job_id)
+        if job is None:
+            return
+        if job.status in (S.RESERVED, S.SUBMITTING):
+            self._early_wakeups.add(job_id)  # the create response has not been recorded yet
+            return
+        await self.check(job_id)
+
+    async def wake_task(self, provider: str, task_id: str) -> None:
+        """An in-process provider finished a task: same path as a callback."""
+        job = await self.ctx.store.by_task(provider, task_id)
+        if job is not None:
+            await self.wake(job.id)
+
+    async def check(self, job_id: int) -> None:
+        """Ask the provider where the task stands and act on the answer (one at a time)."""
+        async with self._lock(job_id):
+            job = await self.ctx.store.get(job_id)
+            if job is None or job.status is not S.SUBMITTED or not job.task_id:
+                return
+            provider = self.ctx.registry.get(job.provider or "")
+            if provider is None:
+                await fail_job(self.ctx, job, WAITING, "unavailable", "provider not configured")
+                return
+            try:
+                event = await provider.query(job.task_id)
+            except TaskNotFound:
+                await self._not_found(job, provider)
+                return
+            except ProviderError as exc:
+                log.warning("job %s: query failed (%s); polling again later", job.id, exc)
+                await self._operator_alert(provider.name, exc)
+                await self._schedule_poll(job)
+                return
+            await self._on_event(job, provider, event)
+
+    async def _on_event(self, job: Job, provider: VideoProvider, event: TaskEvent) -> None:
+        ctx = self.ctx
+        log.info(
+            "job %s event: provider=%s task=%s state=%s progress=%s",
+            job.id, provider.name, job.task_id, event.state, event.progress,
+        )  # fmt: skip
+        if event.state is TaskState.SUCCEEDED:
+            await deliver(ctx, job, provider, event)
+        elif event.state is TaskState.FAILED:
+            kind = (event.error_kind or ErrorKind.UPSTREAM).value
+            detail = f"{event.error_code or ''} {event.error_message or ''}".strip()
+            await fail_job(ctx, job, WAITING, kind, detail or "task failed")
+        else:
+            progress = event.progress if event.progress is not None else job.progress
+            await ctx.store.set_fields(job.id, WAITING, progress=progress)
+            await self._schedule_poll(job)
+            fresh = await ctx.store.get(job.id)
+            if fresh is not None and fresh.status is S.SUBMITTED:
+                await refresh_status(ctx, fresh, force=False)
+
+    async def _schedule_poll(self, job: Job) -> None:
+        s = self.ctx.settings
+        interval = min((job.poll_interval or s.poll_initial_s) * 1.5, s.poll_max_s)
+        await self.ctx.store.set_fields(
+            job.id, WAITING, next_poll_at=self.ctx.clock() + interval, poll_interval=interval
+        )
+
+    async def _not_found(self, job: Job, provider: VideoProvider) -> None:
+        ctx = self.ctx
+        if not provider.needs_public_image:
+            # An in-process provider forgets its tasks on restart: render again, at no cost.
+            back = await ctx.store.transition(
+                job.id, WAITING, S.RESERVED, tried_providers=(), note="local task lost"
+            )
+            if back.won:
+                ctx.spawn(self.submit(job.id), f"resubmit-{job.id}")
+            return
+        count = job.not_found_count + 1
+        if count >= NOT_FOUND_LIMIT:
+            await fail_job(ctx, job, WAITING, "upstream", "provider no longer knows the task")
+            return
+        await ctx.store.set_fields(job.id, WAITING, not_found_count=count)
+        await self._schedule_poll(job)

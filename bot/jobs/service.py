@@ -1,0 +1,327 @@
+"""What users do with jobs: a photo becomes a draft, options change, Generate, Cancel, Retry.
+
+Handlers call these methods and answer the button press with the returned `Reply`; everything
+the user sees afterwards (status edits, the video, failures) goes through the messenger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import ForceReply, InlineKeyboardMarkup
+
+from bot.catalog import ModelSpec
+from bot.jobs import views
+from bot.jobs.context import JobContext
+from bot.jobs.messenger import PhotoDownloadFailed, PhotoTooBig, Target
+from bot.jobs.notify import finish, refresh_status
+from bot.jobs.runner import JobRunner
+from bot.models import ACTIVE_STATUSES, Job, JobStatus
+from bot.photos import PhotoProblem, PhotoRejected, prepare_photo
+from bot.storage import Balance
+from bot.storage.jobs import Credit, ReserveOutcome
+from bot.texts import raw, t
+
+log = logging.getLogger(__name__)
+S = JobStatus
+
+
+@dataclass(frozen=True)
+class Reply:
+    """How to answer a button press: a short toast, or an alert box when `alert`.
+
+    `then` is the follow-up work (edits, submission) the handler awaits right after answering,
+    so the button's spinner stops at once however slow Telegram is.
+    """
+
+    text: str | None = None
+    alert: bool = False
+    then: Coroutine[Any, Any, None] | None = None
+
+
+@dataclass(frozen=True)
+class PhotoInput:
+    """A photo the user sent, as the handler found it."""
+
+    user_id: int
+    chat_id: int
+    thread_id: int | None
+    message_id: int
+    file_id: str
+    file_size: int | None
+    prompt: str
+    language: str
+    from_album: bool = False
+
+
+class JobService:
+    """The user-facing operations on jobs."""
+
+    def __init__(self, ctx: JobContext, runner: JobRunner) -> None:
+        self.ctx = ctx
+        self.runner = runner
+
+    @property
+    def models(self) -> dict[str, ModelSpec]:
+        return self.ctx.registry.models()
+
+    async def balance(self, user_id: int) -> Balance:
+        bal = await self.ctx.ledger.balance(user_id)
+        if self.ctx.is_admin(user_id):
+            return Balance(bal.daily, bal.granted, bal.daily_quota, bal.resets_at, unlimited=True)
+        return bal
+
+    async def job(self, job_id: int) -> Job | None:
+        return await self.ctx.store.get(job_id)
+
+    async def draft_replied_to(self, chat_id: int, message_id: int) -> Job | None:
+        """The draft whose options message or prompt question this message replies to."""
+        return await self.ctx.store.draft_by_message(chat_id, message_id)
+
+    async def recent(self, user_id: int) -> list[Job]:
+        return await self.ctx.store.recent_for_user(user_id)
+
+    async def resend(self, user_id: int, job_id: int, target: Target) -> bool:
+        """Send a delivered video again from Telegram's file_id (no upload, no charge)."""
+        job = await self.ctx.store.get(job_id)
+        if job is None or job.user_id != user_id or not job.video_file_id:
+            return False
+        spec = self.models.get(job.model)
+        title = spec.title if spec else job.model
+        await self.ctx.messenger.resend_video(
+            target, job.video_file_id, caption=views.caption(job, title), markup=None
+        )
+        return True
+
+    def price(self, job: Job) -> int:
+        return (
+            0 if self.ctx.is_admin(job.user_id) else self.ctx.prices.price(job.model, job.options)
+        )
+
+    # ---- drafts -------------------------------------------------------------------------
+    async def new_draft(self, photo: PhotoInput) -> Job | None:
+        """Check the photo and show the options message; refuse clearly before any charge."""
+        ctx, lang = self.ctx, photo.language
+        target = Target(photo.chat_id, photo.thread_id, photo.message_id)
+        try:
+            data = await ctx.messenger.download_photo(photo.file_id, photo.file_size)
+            prepared = await asyncio.to_thread(prepare_photo, data)
+        except PhotoTooBig:
+            await ctx.messenger.send_text(target, t(lang, "photo_too_big_file"))
+            return None
+        except PhotoDownloadFailed:
+            await ctx.messenger.send_text(target, t(lang, "photo_download_failed"))
+            return None
+        except PhotoRejected as exc:
+            await ctx.messenger.send_text(target, _photo_problem_text(lang, exc, None))
+            return None
+        model = self._first_fitting_model(prepared.width, prepared.height)
+        job = await ctx.store.create_draft(
+            user_id=photo.user_id, chat_id=photo.chat_id, thread_id=photo.thread_id,
+            photo_message_id=photo.message_id, photo_file_id=photo.file_id,
+            photo_width=prepared.width, photo_height=prepared.height, prompt=photo.prompt.strip(),
+            model=model, options=self.models[model].defaults(), language=lang,
+        )  # fmt: skip
+        ctx.media.put(job.id, prepared, ttl_s=ctx.settings.media_ttl_s)
+        text, markup = await self._options_view(job)
+        if photo.from_album:
+            text = f"{text}\n\n{t(lang, 'options_album')}"
+        message_id = await ctx.messenger.send_text(target, text, markup=markup)
+        job = await ctx.store.update_draft(job.id, status_message_id=message_id) or job
+        if not job.prompt:
+            await self.ask_prompt(job)
+        return job
+
+    async def ask_prompt(self, job: Job) -> None:
+        spec = self.models[job.model]
+        key = "ask_prompt" if spec.prompt_required else "ask_prompt_optional"
+        ask_id = await self.ctx.messenger.send_text(
+            Target(job.chat_id, job.thread_id, job.status_message_id or job.photo_message_id),
+            t(job.language, key),
+            markup=ForceReply(selective=True, input_field_placeholder="…"),
+        )
+        await self.ctx.store.update_draft(job.id, ask_message_id=ask_id)
+
+    async def set_prompt(self, job: Job, prompt: str) -> None:
+        updated = await self.ctx.store.update_draft(job.id, prompt=prompt.strip()[:5000])
+        if updated is not None:
+            await self.show_options(updated)
+
+    async def show_options(self, job: Job) -> None:
+        if job.status_message_id is None:
+            return
+        text, markup = await self._options_view(job)
+        await self.ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=markup)
+
+    async def _options_view(self, job: Job) -> tuple[str, InlineKeyboardMarkup]:
+        balance = None if self.ctx.is_admin(job.user_id) else await self.balance(job.user_id)
+        return views.options_view(job, self.models, self.price(job), balance)
+
+    def _first_fitting_model(self, width: int, height: int) -> str:
+        for key, spec in self.models.items():
+            if _fits(spec, width, height):
+                return key
+        return self.ctx.registry.default_model()
+
+    async def choose(self, job: Job, name: str, value: str) -> Reply:
+        """A press on an option button (or the model row when `name` is "model")."""
+        if job.status is not S.DRAFT:
+            return Reply(raw(job.language, "stale_button"))
+        if name == "model":
+            if value not in self.models:
+                return Reply(raw(job.language, "stale_button"))
+            options = self.models[value].normalise(job.options)
+            updated = await self.ctx.store.update_draft(job.id, model=value, options=options)
+        else:
+            spec = self.models.get(job.model)
+            option = spec.option(name) if spec else None
+            if option is None or value not in option.values:
+                return Reply(raw(job.language, "stale_button"))
+            updated = await self.ctx.store.update_draft(
+                job.id, options={**job.options, name: value}
+            )
+        return Reply(then=self.show_options(updated) if updated is not None else None)
+
+    # ---- generate / cancel / retry ------------------------------------------------------
+    async def generate(self, job: Job) -> Reply:
+        """Reserve credits, turn the options message into a status message, submit."""
+        ctx, lang = self.ctx, job.language
+        if job.status is not S.DRAFT:
+            return Reply(raw(lang, "stale_button"))
+        spec = self.models.get(job.model)
+        if spec is None or not spec.accepts(job.options):
+            return Reply(raw(lang, "stale_button"), alert=True)
+        if not _fits(spec, job.photo_width, job.photo_height):
+            problem = _shape_problem(spec, job.photo_width, job.photo_height)
+            return Reply(_photo_problem_text(lang, problem, spec.title, html=False), alert=True)
+        if spec.prompt_required and not job.prompt:
+            await self.ask_prompt(job)
+            return Reply(t(lang, "ask_prompt"), alert=True)
+        price = self.price(job)
+        outcome, reserved = await ctx.store.reserve(
+            job.id, user_id=job.user_id, price=price, max_active=ctx.settings.max_active,
+            deadline_at=ctx.clock() + ctx.settings.deadline_floor_s,
+        )  # fmt: skip
+        if outcome is ReserveOutcome.NO_CREDITS:
+            bal = await self.balance(job.user_id)
+            text = t(lang, "no_credits", price=price, balance=bal.total,
+                     reset_in=_until(bal, ctx.clock()))  # fmt: skip
+            return Reply(_plain(text), alert=True)
+        if outcome is ReserveOutcome.TOO_MANY_ACTIVE:
+            text = t(lang, "too_many_active", n=ctx.settings.max_active)
+            return Reply(_plain(text), alert=True)
+        if reserved is None:
+            return Reply(raw(lang, "stale_button"))
+        log.info(
+            "job %s reserved: user=%s model=%s price=%s", job.id, job.user_id, job.model, price
+        )
+        await refresh_status(ctx, reserved, force=True)
+        ctx.spawn(self.runner.submit(job.id), f"submit-{job.id}")
+        return Reply(raw(lang, "generating_alert"))
+
+    async def cancel(self, job: Job) -> Reply:
+        """Cancel: free before submission; afterwards stop waiting and (by default) refund."""
+        ctx, lang = self.ctx, job.language
+        if job.status is S.DRAFT:
+            done = await ctx.store.transition(job.id, {S.DRAFT}, S.CANCELLED)
+            then = finish(ctx, done.job, refunded=0, notify=False) if done.job else None
+            return Reply(raw(lang, "cancelled_alert"), then=then)
+        if job.status in (S.DOWNLOADING, S.SENDING, S.DELIVERED):
+            return Reply(raw(lang, "cancel_too_late"), alert=True)
+        if job.status not in ACTIVE_STATUSES:
+            return Reply(raw(lang, "stale_button"))
+        refund = job.status is S.RESERVED or ctx.settings.refund_on_cancel
+        done = await ctx.store.transition(
+            job.id, {S.RESERVED, S.SUBMITTING, S.SUBMITTED}, S.CANCELLED,
+            credit=Credit.REFUND if refund else None, note="user cancelled",
+        )  # fmt: skip
+        if done.job is None:
+            return Reply(raw(lang, "cancel_too_late"), alert=True)
+        provider = ctx.registry.get(job.provider or "")
+        stop = getattr(provider, "cancel", None)
+        if callable(stop) and job.task_id:
+            stop(job.task_id)  # the local renderer can really stop; remote ones cannot
+        log.info("job %s cancelled by user %s, refunded %s", job.id, job.user_id, done.refunded)
+        then = finish(ctx, done.job, refunded=done.refunded, notify=False)
+        return Reply(raw(lang, "cancelled_alert"), then=then)
+
+    async def again(self, job: Job, *, generate: bool) -> Reply:
+        """Same photo and options as a new job: Retry/Again (generate) or Change options."""
+        if job.status not in (S.FAILED, S.EXPIRED, S.DELIVERED, S.CANCELLED):
+            return Reply(raw(job.language, "stale_button"))
+        return Reply(then=self._again(job, generate=generate))
+
+    async def _again(self, job: Job, *, generate: bool) -> None:
+        draft = await self.new_draft(
+            PhotoInput(
+                job.user_id, job.chat_id, job.thread_id, job.photo_message_id, job.photo_file_id,
+                None, job.prompt, job.language,
+            )
+        )  # fmt: skip
+        if draft is None:
+            return
+        if job.model in self.models and self.models[job.model].accepts(job.options):
+            draft = await self.ctx.store.update_draft(
+                draft.id, model=job.model, options=job.options
+            ) or draft  # fmt: skip
+            await self.show_options(draft)
+        if not generate:
+            return
+        reply = await self.generate(draft)
+        if reply.then is not None:
+            await reply.then
+        elif reply.text:
+            await self.ctx.messenger.send_text(
+                Target(draft.chat_id, draft.thread_id, draft.status_message_id), reply.text
+            )
+
+
+def _fits(spec: ModelSpec, width: int, height: int) -> bool:
+    return _shape_problem(spec, width, height) is None
+
+
+def _shape_problem(spec: ModelSpec, width: int, height: int) -> PhotoRejected | None:
+    if min(width, height) < spec.min_side_px:
+        return PhotoRejected(
+            PhotoProblem.TOO_SMALL, width=width, height=height, min_side=spec.min_side_px
+        )
+    ratio = max(width, height) / max(min(width, height), 1)
+    if spec.max_aspect is not None and ratio > spec.max_aspect:
+        return PhotoRejected(
+            PhotoProblem.TOO_ELONGATED, ratio=round(ratio, 2), max_aspect=spec.max_aspect
+        )
+    return None
+
+
+def _photo_problem_text(
+    lang: str, exc: PhotoRejected | None, model: str | None, *, html: bool = True
+) -> str:
+    if exc is None:
+        return ""
+    key = {
+        PhotoProblem.TOO_SMALL: "photo_too_small",
+        PhotoProblem.TOO_ELONGATED: "photo_too_elongated",
+        PhotoProblem.UNSUPPORTED_FORMAT: "photo_unsupported",
+        PhotoProblem.NOT_AN_IMAGE: "photo_unreadable",
+    }.get(exc.problem, "photo_unreadable")
+    details = {k: str(v) for k, v in exc.details.items()}
+    text = t(lang, key, model=model or "this model", **details)
+    return text if html else _plain(text)
+
+
+def _plain(text: str) -> str:
+    """Alert boxes show no HTML: strip our tags and unescape."""
+    import html as html_lib
+    import re
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", text))[:200]
+
+
+def _until(balance: Balance, now: float) -> str:
+    seconds = max(int(balance.resets_at.timestamp() - now), 0)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60} min"

@@ -1,0 +1,135 @@
+"""What a job looks like in a chat: the options message, the status message, the caption."""
+
+from __future__ import annotations
+
+import html
+import time
+
+from telegram import InlineKeyboardMarkup
+
+from bot import keyboards
+from bot.catalog import ModelSpec
+from bot.models import ErrorKind, Job, JobStatus
+from bot.storage import Balance
+from bot.texts import cut, describe_options, raw, t
+
+CAPTION_LIMIT = 1024
+PROMPT_PREVIEW = 300
+
+
+def price_label(lang: str, price: int) -> str:
+    return t(lang, "credits_n", n=price)
+
+
+def prompt_preview(lang: str, prompt: str) -> str:
+    """The prompt for display, already escaped; a placeholder when empty."""
+    return _escape(cut(prompt, PROMPT_PREVIEW)) if prompt.strip() else raw(lang, "no_prompt")
+
+
+def options_view(
+    job: Job, models: dict[str, ModelSpec], price: int, balance: Balance | None
+) -> tuple[str, InlineKeyboardMarkup]:
+    lang = job.language
+    spec = models[job.model]
+    balance_text = "∞" if balance is None or balance.unlimited else str(balance.total)
+    text = t(
+        lang,
+        "options",
+        prompt="\x00",
+        model=spec.title,
+        price=price_label(lang, price),
+        balance=balance_text,
+    ).replace("\x00", prompt_preview(lang, job.prompt))
+    markup = keyboards.options_keyboard(
+        lang, job.id, models, job.model, job.options, price_label(lang, price)
+    )
+    return text, markup
+
+
+def status_text(job: Job, title: str, *, refunded: int = 0, now: float | None = None) -> str:
+    """The status message body for a job in any state."""
+    lang = job.language
+    opts = describe_options(lang, job.options)
+    now = time.time() if now is None else now
+    refund = t(lang, "refunded", n=refunded) if refunded else ""
+    match job.status:
+        case JobStatus.RESERVED | JobStatus.SUBMITTING:
+            return t(lang, "status_reserved", model=title, options=opts, prompt="\x00").replace(
+                "\x00", prompt_preview(lang, job.prompt)
+            )
+        case JobStatus.SUBMITTED:
+            started = job.submitted_at or job.created_at
+            eta = ""
+            if job.eta_s:
+                left = max(int(job.eta_s - (now - started)), 0)
+                eta = t(lang, "eta", eta=_duration(left)) if left else ""
+            progress = t(lang, "progress", pct=job.progress) if job.progress else ""
+            return t(
+                lang,
+                "status_submitted",
+                progress=progress,
+                elapsed=_duration(int(now - started)),
+                eta=eta,
+                model=title,
+                options=opts,
+                prompt="\x00",
+            ).replace("\x00", prompt_preview(lang, job.prompt))
+        case JobStatus.DOWNLOADING:
+            return t(lang, "status_downloading", model=title, options=opts)
+        case JobStatus.SENDING:
+            return t(lang, "status_sending", model=title, options=opts)
+        case JobStatus.DELIVERED:
+            return t(lang, "status_delivered", model=title, options=opts)
+        case JobStatus.CANCELLED:
+            return t(lang, "status_cancelled", refund=refund)
+        case JobStatus.EXPIRED:
+            return t(lang, "status_expired", refund=refund)
+        case _:
+            return t(lang, "status_failed", reason=failure_reason(job), refund=refund)
+
+
+def failure_reason(job: Job) -> str:
+    lang = job.language
+    key = {
+        ErrorKind.CONTENT_POLICY.value: "fail_content_policy",
+        ErrorKind.VALIDATION.value: "fail_validation",
+        ErrorKind.TIMEOUT.value: "fail_timeout",
+        ErrorKind.UPSTREAM.value: "fail_upstream",
+        "unavailable": "fail_unavailable",
+        "unknown_outcome": "fail_unknown_outcome",
+        "download": "fail_download",
+        "send": "fail_send",
+    }.get(job.error_kind or "", "fail_upstream")
+    return raw(lang, key)
+
+
+def status_markup(job: Job) -> InlineKeyboardMarkup | None:
+    if job.status in (JobStatus.RESERVED, JobStatus.SUBMITTING, JobStatus.SUBMITTED):
+        return keyboards.status_keyboard(job.language, job.id)
+    if job.status in (JobStatus.FAILED, JobStatus.EXPIRED):
+        return keyboards.retry_keyboard(job.language, job.id)
+    return None
+
+
+def caption(job: Job, title: str) -> str:
+    """Prompt + options under the video, escaped, within Telegram's 1024 characters."""
+    lang = job.language
+    opts = describe_options(lang, job.options)
+    frame = t(lang, "caption", prompt="\x00", model=title, options=opts)
+    room = CAPTION_LIMIT - len(frame) + 1
+    prompt = job.prompt.strip()
+    # Escaping can lengthen the text: shrink the plain prompt until the escaped form fits.
+    while prompt and len(_escape(cut(prompt, room))) > room:
+        room -= max(1, len(_escape(cut(prompt, room))) - room)
+    return frame.replace("\x00", _escape(cut(prompt, max(room, 0))) if prompt else "🎬")[
+        :CAPTION_LIMIT
+    ]
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _duration(seconds: int) -> str:
+    minutes, secs = divmod(max(seconds, 0), 60)
+    return f"{minutes}:{secs:02d}" if minutes else f"{secs}s"

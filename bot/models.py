@@ -1,0 +1,152 @@
+"""Provider-neutral data the whole bot shares: options, task events and job states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class TaskState(StrEnum):
+    """Where a provider task stands; UNKNOWN means "keep polling"."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class ErrorKind(StrEnum):
+    """One vocabulary for every vendor's failures (providers.md, error mapping)."""
+
+    AUTH = "auth"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    RATE_LIMITED = "rate_limited"
+    VALIDATION = "validation"
+    CONTENT_POLICY = "content_policy"
+    NOT_FOUND = "not_found"
+    UPSTREAM = "upstream"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_users_part(self) -> bool:
+        """True when the user's input caused it (a retry is charged again)."""
+        return self in (ErrorKind.VALIDATION, ErrorKind.CONTENT_POLICY)
+
+    @property
+    def is_operators_part(self) -> bool:
+        """True when only the operator can fix it (key, provider balance)."""
+        return self in (ErrorKind.AUTH, ErrorKind.INSUFFICIENT_CREDITS)
+
+
+class JobStatus(StrEnum):
+    """The job state machine; see README for the diagram."""
+
+    DRAFT = "draft"
+    RESERVED = "reserved"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    DOWNLOADING = "downloading"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.DELIVERED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
+ACTIVE_STATUSES = frozenset(
+    {
+        JobStatus.RESERVED,
+        JobStatus.SUBMITTING,
+        JobStatus.SUBMITTED,
+        JobStatus.DOWNLOADING,
+        JobStatus.SENDING,
+    }
+)
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """What the user picked on the keyboard; values are validated against the catalog."""
+
+    model: str
+    values: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.values.get(name, default)
+
+    def int_value(self, name: str, default: int) -> int:
+        raw = self.values.get(name)
+        return int(raw) if raw is not None and raw.isdigit() else default
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """What a callback or a poll learnt about one provider task."""
+
+    task_id: str
+    state: TaskState
+    progress: int | None = None
+    video_url: str | None = None
+    video_path: Path | None = None  # set by the local provider: a file, nothing to download
+    error_kind: ErrorKind | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    eta_s: int | None = None
+    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the jobs table: a draft (options being chosen) or a paid generation."""
+
+    id: int
+    user_id: int
+    chat_id: int
+    thread_id: int | None
+    photo_message_id: int
+    status_message_id: int | None
+    photo_file_id: str
+    photo_width: int
+    photo_height: int
+    prompt: str
+    model: str
+    options: dict[str, str]
+    price: int
+    status: JobStatus
+    provider: str | None
+    task_id: str | None
+    callback_secret: str
+    tried_providers: tuple[str, ...]
+    progress: int | None
+    eta_s: int | None
+    deadline_at: float | None
+    next_poll_at: float | None
+    poll_interval: float | None
+    error_kind: str | None
+    error_message: str | None
+    video_file_id: str | None
+    video_message_id: int | None
+    language: str
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    retry_of: int | None
+    media_token: str | None
+    ask_message_id: int | None
+    not_found_count: int
+
+    @property
+    def video_options(self) -> VideoOptions:
+        return VideoOptions(self.model, dict(self.options))

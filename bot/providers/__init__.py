@@ -1,0 +1,1 @@
+"""Image-to-video providers behind one seam (`base.VideoProvider`)."""

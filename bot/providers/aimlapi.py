@@ -1,0 +1,172 @@
+"""aimlapi.com: x-ai/grok-imagine-video (providers.md §4).
+
+Create `POST /v2/video/generations`, query `GET /v2/video/generations?generation_id=`. A failed
+generation is HTTP 200 with `status: "error"`. Errors are `{message, path, requestId, statusCode,
+timestamp}`, and 403 means the credits are exhausted. Poll only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from bot import catalog
+from bot.catalog import ModelSpec, OptionSpec
+from bot.models import ErrorKind, TaskEvent, TaskState
+from bot.providers import _http
+from bot.providers import _parsing as P
+from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
+from bot.providers.errors import ProviderError, UpstreamError
+
+NAME = "aimlapi"
+VENDOR_MODEL = "x-ai/grok-imagine-video"
+
+# aimlapi's aspect enum has no "auto": offer the catalog's ratios it accepts, 16:9 as documented.
+ASPECT_RATIOS = tuple(r for r in catalog.ASPECT_RATIOS if r != "auto")
+MODELS: dict[str, ModelSpec] = {
+    "grok": ModelSpec(
+        key="grok",
+        title=catalog.GROK_TITLE,
+        options=(
+            OptionSpec("duration", ("6", "10", "15"), "6"),
+            OptionSpec("aspect_ratio", ASPECT_RATIOS, "16:9"),
+            OptionSpec("quality", ("480p", "720p"), "480p"),
+        ),
+    ),
+}
+
+STATES = {
+    "queued": TaskState.QUEUED,
+    "generating": TaskState.RUNNING,
+    "completed": TaskState.SUCCEEDED,
+    "error": TaskState.FAILED,
+}
+_CREDITS_WORDS = re.compile(r"exhaust|credit|balance|quota", re.IGNORECASE)
+_TIMEOUT_WORDS = re.compile(r"time[ds]? ?out", re.IGNORECASE)
+
+
+def map_error(status: int, body: Any, response: httpx.Response) -> ProviderError:
+    """aimlapi's `{message, statusCode, requestId, …}` (or bare status) onto the error tree."""
+    data = P.obj(body)
+    message = P.text_of(data.get("message")) or f"HTTP {status}"
+    if isinstance(data.get("message"), list):  # validation errors may list every field
+        message = "; ".join(str(m) for m in data["message"])
+    code = P.text_of(data.get("statusCode")) or str(status)
+    kind = P.kind_for_status(status)
+    if status == 403:
+        kind = ErrorKind.INSUFFICIENT_CREDITS if _CREDITS_WORDS.search(message) else ErrorKind.AUTH
+    if kind in (ErrorKind.VALIDATION, ErrorKind.UNKNOWN) and P.looks_like_moderation(message):
+        kind = ErrorKind.CONTENT_POLICY
+    return P.make_error(kind, NAME, message, status=status, code=code)
+
+
+def _failure(error: Mapping[str, Any]) -> tuple[ErrorKind, str | None, str | None]:
+    """Kind, code and message of a generation's `error:{name, message}`."""
+    name = P.text_of(error.get("name"))
+    message = P.text_of(error.get("message"))
+    text = f"{name or ''} {message or ''}"
+    if P.looks_like_moderation(text):
+        return ErrorKind.CONTENT_POLICY, name, message
+    if _TIMEOUT_WORDS.search(text):
+        return ErrorKind.TIMEOUT, name, message
+    return ErrorKind.UPSTREAM, name, message
+
+
+def task_event(body: Mapping[str, Any], task_id: str) -> TaskEvent:
+    """A generation answer as a neutral `TaskEvent`."""
+    state = STATES.get(str(body.get("status") or "").strip().lower(), TaskState.UNKNOWN)
+    common: dict[str, Any] = {
+        "task_id": str(body.get("id") or task_id),
+        "progress": P.as_progress(body.get("progress")),
+        "raw": dict(body),
+    }
+    if state is TaskState.SUCCEEDED:
+        url = P.obj(body.get("video")).get("url")
+        url = url if P.is_url(url) else P.find_mp4(body)
+        if url:
+            return TaskEvent(state=state, video_url=url, **common)
+        return P.no_video_event(NAME, body, common)
+    if state is TaskState.FAILED:
+        kind, code, message = _failure(P.obj(body.get("error")))
+        return TaskEvent(
+            state=state, error_kind=kind, error_code=code, error_message=message, **common
+        )
+    return TaskEvent(state=state, **common)
+
+
+class AimlapiProvider:
+    """aimlapi.com adapter: poll only; failures can arrive as HTTP 200."""
+
+    name = NAME
+    uses_callbacks = False
+    needs_public_image = True
+
+    def __init__(self, client: httpx.AsyncClient, *, api_key: str, base_url: str) -> None:
+        self.models: dict[str, ModelSpec] = dict(MODELS)
+        self._client = client
+        self._api_key = api_key
+        self._base = base_url.rstrip("/")
+
+    def build_body(self, request: VideoRequest) -> dict[str, Any]:
+        """The create body for `request` (quality goes out as `resolution`)."""
+        _spec, values = P.checked_options(NAME, self.models, request)
+        body: dict[str, Any] = {
+            "model": VENDOR_MODEL,
+            "image_url": request.image_url,
+            "duration": int(values["duration"]),
+            "aspect_ratio": values["aspect_ratio"],
+            "resolution": values["quality"],
+        }
+        if request.prompt.strip():  # optional for aimlapi
+            body["prompt"] = request.prompt
+        return body
+
+    async def submit(self, request: VideoRequest) -> Submitted:
+        """Create the generation; raise a `ProviderError` on refusal."""
+        body = await _http.call_json(
+            self._client,
+            NAME,
+            "POST",
+            f"{self._base}/v2/video/generations",
+            api_key=self._api_key,
+            json=self.build_body(request),
+            create=True,
+            map_error=map_error,
+        )
+        if not isinstance(body, dict):
+            raise UpstreamError("create answer is not an object", provider=NAME, status=200)
+        if str(body.get("status") or "").strip().lower() == "error":
+            kind, code, message = _failure(P.obj(body.get("error")))
+            raise P.make_error(kind, NAME, message or "generation refused", status=200, code=code)
+        task_id = body.get("id") or body.get("generation_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise UpstreamError("create answer has no generation id", provider=NAME, status=200)
+        return Submitted(task_id=task_id)
+
+    async def query(self, task_id: str) -> TaskEvent:
+        """Ask aimlapi where the generation stands."""
+        body = await _http.call_json(
+            self._client,
+            NAME,
+            "GET",
+            f"{self._base}/v2/video/generations",
+            api_key=self._api_key,
+            params={"generation_id": task_id},
+            map_error=map_error,
+        )
+        if not isinstance(body, dict):
+            raise UpstreamError("generation answer is not an object", provider=NAME, status=200)
+        return task_event(body, task_id)
+
+    def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
+        """aimlapi documents no callbacks: any callback is refused."""
+        raise InvalidCallback("aimlapi sends no callbacks")
+
+    def bind_wakeup(self, wake: WakeUp) -> None:
+        """Remote provider: completion arrives by poll."""
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared."""

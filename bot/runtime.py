@@ -1,0 +1,233 @@
+"""The composition root: builds every part from `Settings`, starts and stops them together.
+
+One event loop runs PTB (long polling, or webhook updates arriving on our own aiohttp server),
+the aiohttp server (health, callbacks, hosted photos) and the job poller. Only this module and
+`__main__` import `handlers`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from aiohttp import web
+from telegram import BotCommand, Update
+from telegram.constants import FileSizeLimit, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+
+import handlers
+from bot.config import Settings
+from bot.jobs.context import JobContext, JobSettings
+from bot.jobs.messenger import TelegramMessenger
+from bot.jobs.poller import Poller
+from bot.jobs.runner import JobRunner
+from bot.jobs.service import JobService
+from bot.media_store import MediaStore
+from bot.pricing import PriceTable
+from bot.providers.registry import build_providers
+from bot.storage import Database, JobStore, Ledger
+from bot.web import WebDeps, create_web_app
+from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    ("start", "What this bot does"),
+    ("help", "How to use it"),
+    ("balance", "Credits left today"),
+    ("jobs", "Your recent videos"),
+]
+
+
+class BotRuntime:
+    """Everything the running bot owns; `start()` then `stop()`, symmetric."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_path)
+        self.http: httpx.AsyncClient | None = None
+        self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self.ctx: JobContext | None = None
+        self.poller: Poller | None = None
+        self.runner: JobRunner | None = None
+        self.web_runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._telegram_ok = False
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.db.open()
+        ledger = Ledger(self.db, daily_quota=s.daily_quota)
+        store = JobStore(self.db, ledger)
+        media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s)
+        media.load()
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        work_dir = s.database_path.parent / "work"
+        registry = build_providers(s, self.http, work_dir)
+        app = self._build_application()
+        self.app = app
+        upload_limit = (
+            FileSizeLimit.FILESIZE_UPLOAD_LOCAL_MODE
+            if s.telegram_local_mode
+            else FileSizeLimit.FILESIZE_UPLOAD
+        )
+        job_settings = JobSettings(
+            work_dir=work_dir, public_base_url=s.public_base_url, admin_ids=s.admin_user_ids,
+            max_active=s.max_active_jobs_per_user, refund_on_cancel=s.refund_on_cancel,
+            allow_private_urls=s.allow_private_urls, poll_initial_s=s.poll_initial_s,
+            poll_max_s=s.poll_max_s, callback_grace_s=s.callback_grace_s,
+            deadline_floor_s=s.job_deadline_floor_s, max_upload_bytes=int(upload_limit),
+            media_ttl_s=s.media_ttl_s,
+        )  # fmt: skip
+        ctx = JobContext(
+            settings=job_settings, store=store, ledger=ledger, registry=registry,
+            prices=PriceTable.load(s.prices_file), media=media,
+            messenger=TelegramMessenger(app.bot), http=self.http,
+        )  # fmt: skip
+        self.ctx = ctx
+        runner = JobRunner(ctx)
+        self.runner = runner
+        for provider in registry.providers:
+            provider.bind_wakeup(runner.wake_task)
+        self.poller = Poller(ctx, runner)
+        app.bot_data[SERVICE_KEY] = JobService(ctx, runner)
+        app.bot_data[CONFIG_KEY] = HandlerConfig(
+            admin_ids=s.admin_user_ids, group_mode=s.group_mode,
+            allowed_chat_ids=s.allowed_chat_ids, daily_quota=s.daily_quota,
+        )  # fmt: skip
+        handlers.register(app)
+        await app.initialize()  # getMe: fails fast on a wrong token
+        self._telegram_ok = True
+        await self._start_web(ctx, runner)
+        await app.start()
+        await self._start_updates()
+        await self.poller.recover()
+        ctx.spawn(self.poller.run(), "poller")
+        await self._set_commands()
+        log.info(
+            "bot @%s running: %s mode, providers %s, web on %s:%s",
+            app.bot.username, "webhook" if s.webhook_mode else "polling",
+            ",".join(p.name for p in registry.providers), s.http_host, self.port,
+        )  # fmt: skip
+
+    def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        s = self.settings
+        root = s.telegram_api_base_url.rstrip("/")
+        builder = (
+            ApplicationBuilder()
+            .token(s.telegram_bot_token.get_secret_value())
+            .base_url(f"{root}/bot")
+            .base_file_url(f"{root}/file/bot")
+            .defaults(Defaults(parse_mode=ParseMode.HTML))
+            # PTB's limiter keeps us under Telegram's flood limits and retries RetryAfter.
+            .rate_limiter(AIORateLimiter(max_retries=5))
+            .concurrent_updates(True)
+            .media_write_timeout(300)
+        )
+        if s.telegram_local_mode:
+            builder = builder.local_mode(True)
+        if s.webhook_mode:
+            builder = builder.updater(None)
+        return builder.build()
+
+    async def _start_web(self, ctx: JobContext, runner: JobRunner) -> None:
+        s = self.settings
+        app = self.app
+        assert app is not None
+        webhook_path: str | None = None
+        if s.telegram_webhook_url is not None:
+            webhook_path = urlsplit(s.telegram_webhook_url).path or "/"
+
+        async def on_update(data: dict[str, Any]) -> None:
+            await app.update_queue.put(Update.de_json(data, app.bot))
+
+        deps = WebDeps(
+            store=ctx.store, media=ctx.media, registry=ctx.registry, on_wake=runner.wake,
+            spawn=lambda coro, name: ctx.spawn(coro, name), ready=self.readiness,
+            webhook_path=webhook_path,
+            webhook_secret=(
+                s.telegram_webhook_secret.get_secret_value() if s.telegram_webhook_secret else None
+            ),
+            on_update=on_update if s.webhook_mode else None,
+        )  # fmt: skip
+        self.web_runner = web.AppRunner(create_web_app(deps), access_log=None)
+        await self.web_runner.setup()
+        site = web.TCPSite(self.web_runner, s.http_host, s.http_port)
+        await site.start()
+        server = site._server  # the only way aiohttp exposes the bound port (HTTP_PORT=0)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else s.http_port
+
+    async def _start_updates(self) -> None:
+        s, app = self.settings, self.app
+        assert app is not None
+        if s.webhook_mode:
+            assert s.telegram_webhook_url is not None
+            secret = s.telegram_webhook_secret
+            await app.bot.set_webhook(
+                s.telegram_webhook_url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            assert app.updater is not None
+            # Never drop pending updates: they are photos users already sent.
+            await app.bot.delete_webhook(drop_pending_updates=False)
+            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+
+    async def _set_commands(self) -> None:
+        assert self.app is not None
+        try:
+            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+        except TelegramError as exc:
+            log.info("setMyCommands failed (not fatal): %s", exc)
+
+    async def readiness(self) -> dict[str, bool]:
+        try:
+            await self.db.fetchone("SELECT 1")
+            database = True
+        except Exception:
+            database = False
+        providers = bool(self.ctx and self.ctx.registry.providers)
+        return {"database": database, "telegram": self._telegram_ok, "providers": providers}
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish nothing new, cancel background work, close everything."""
+        app = self.app
+        if app is not None:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+        if self.ctx is not None:
+            await self.ctx.cancel_all()
+            for provider in self.ctx.registry.providers:
+                await provider.aclose()
+        if app is not None:
+            try:
+                await app.shutdown()
+            except Exception:
+                log.exception("PTB shutdown failed")
+        if self.web_runner is not None:
+            await self.web_runner.cleanup()
+        if self.http is not None:
+            await self.http.aclose()
+        await self.db.close()
+
+
+async def run_until_stopped(settings: Settings, stop: asyncio.Event) -> None:
+    runtime = BotRuntime(settings)
+    try:
+        await runtime.start()
+        await stop.wait()
+    finally:
+        await runtime.stop()
+
+
+def work_dir_of(settings: Settings) -> Path:
+    return settings.database_path.parent / "work"

@@ -1,0 +1,300 @@
+"""Jobs: drafts, compare-and-set transitions with their credit movement, and the queries the
+job service, the poller and the watchdog need."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import aiosqlite
+
+from bot.models import ACTIVE_STATUSES, Job, JobStatus
+from bot.storage.db import Database
+from bot.storage.ledger import Ledger
+
+_UPDATABLE = frozenset(
+    {
+        "status_message_id", "prompt", "model", "options", "price", "provider", "task_id",
+        "tried_providers", "progress", "eta_s", "deadline_at", "next_poll_at", "poll_interval",
+        "error_kind", "error_message", "video_file_id", "video_message_id", "submitted_at",
+        "media_token", "ask_message_id", "not_found_count",
+    }
+)  # fmt: skip
+
+
+class Credit(StrEnum):
+    """The credit movement that rides in a transition's transaction."""
+
+    REFUND = "refund"
+    SETTLE = "settle"
+
+
+class ReserveOutcome(StrEnum):
+    OK = "ok"
+    NO_CREDITS = "no_credits"
+    TOO_MANY_ACTIVE = "too_many_active"
+    NOT_A_DRAFT = "not_a_draft"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The result of a compare-and-set: the job after it, or None when another path won."""
+
+    job: Job | None
+    refunded: int = 0
+
+    @property
+    def won(self) -> bool:
+        return self.job is not None
+
+
+def _row_to_job(row: aiosqlite.Row) -> Job:
+    data = dict(row)
+    data["options"] = json.loads(data["options"] or "{}")
+    data["status"] = JobStatus(data["status"])
+    data["tried_providers"] = tuple(p for p in (data["tried_providers"] or "").split(",") if p)
+    return Job(**data)
+
+
+def _encode(name: str, value: Any) -> Any:
+    if name == "options":
+        return json.dumps(value, sort_keys=True)
+    if name == "tried_providers":
+        return ",".join(value)
+    return value
+
+
+class JobStore:
+    """All job reads and writes; every status change is compare-and-set with its history row."""
+
+    def __init__(self, db: Database, ledger: Ledger, clock: Callable[[], float] = time.time):
+        self.db = db
+        self.ledger = ledger
+        self.clock = clock
+
+    async def create_draft(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        thread_id: int | None,
+        photo_message_id: int,
+        photo_file_id: str,
+        photo_width: int,
+        photo_height: int,
+        prompt: str,
+        model: str,
+        options: dict[str, str],
+        language: str,
+        retry_of: int | None = None,
+    ) -> Job:
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO jobs (user_id, chat_id, thread_id, photo_message_id, photo_file_id, "
+                "photo_width, photo_height, prompt, model, options, status, callback_secret, "
+                "language, created_at, updated_at, retry_of) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    user_id, chat_id, thread_id, photo_message_id, photo_file_id, photo_width,
+                    photo_height, prompt, model, json.dumps(options, sort_keys=True),
+                    JobStatus.DRAFT.value, secrets.token_urlsafe(24), language, now, now, retry_of,
+                ),
+            )  # fmt: skip
+            job_id = int(cur.lastrowid or 0)
+            await self._history(conn, job_id, None, JobStatus.DRAFT, now, None)
+        job = await self.get(job_id)
+        assert job is not None
+        return job
+
+    async def get(self, job_id: int) -> Job | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _row_to_job(row) if row else None
+
+    async def update_draft(self, job_id: int, **fields: Any) -> Job | None:
+        """Change a draft's prompt, model, options or status message; None if not a draft."""
+        return (await self.transition(job_id, {JobStatus.DRAFT}, JobStatus.DRAFT, **fields)).job
+
+    async def set_fields(
+        self, job_id: int, allowed_from: Iterable[JobStatus], **fields: Any
+    ) -> bool:
+        """Update bookkeeping fields (progress, next poll) while the job is in `allowed_from`."""
+        if not fields:
+            return False
+        names = list(fields)
+        if not set(names) <= _UPDATABLE:
+            raise ValueError(f"not updatable: {set(names) - _UPDATABLE}")
+        statuses = [s.value for s in allowed_from]
+        sql = (
+            f"UPDATE jobs SET {', '.join(f'{n} = ?' for n in names)}, updated_at = ? "
+            f"WHERE id = ? AND status IN ({', '.join('?' * len(statuses))})"
+        )
+        params = [_encode(n, fields[n]) for n in names] + [self.clock(), job_id, *statuses]
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(sql, params)
+            return cur.rowcount == 1
+
+    async def reserve(
+        self, job_id: int, *, user_id: int, price: int, max_active: int, **fields: Any
+    ) -> tuple[ReserveOutcome, Job | None]:
+        """draft → reserved, taking credits in the same transaction (refused when short)."""
+        try:
+            return await self._reserve(job_id, user_id, price, max_active, fields)
+        except _Rollback as stop:
+            return stop.outcome, None
+
+    async def _reserve(
+        self, job_id: int, user_id: int, price: int, max_active: int, fields: dict[str, Any]
+    ) -> tuple[ReserveOutcome, Job | None]:
+        now = self.clock()
+        active = [s.value for s in ACTIVE_STATUSES]
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN "
+                f"({', '.join('?' * len(active))})",
+                (user_id, *active),
+            )
+            if max_active and int(next(iter(rows))[0]) >= max_active:
+                return ReserveOutcome.TOO_MANY_ACTIVE, None
+            if not await self._cas(
+                conn, job_id, {JobStatus.DRAFT}, JobStatus.RESERVED, now, None,
+                {"price": price, **fields},
+            ):  # fmt: skip
+                return ReserveOutcome.NOT_A_DRAFT, None
+            if not await self.ledger.reserve_in(conn, user_id, job_id, price, now):
+                raise _Rollback(ReserveOutcome.NO_CREDITS)
+        return ReserveOutcome.OK, await self.get(job_id)
+
+    async def transition(
+        self,
+        job_id: int,
+        allowed_from: Iterable[JobStatus],
+        to: JobStatus,
+        *,
+        credit: Credit | None = None,
+        note: str | None = None,
+        **fields: Any,
+    ) -> Transition:
+        """Compare-and-set the status from one of `allowed_from` to `to`, with its credits."""
+        now = self.clock()
+        refunded = 0
+        async with self.db.transaction() as conn:
+            if not await self._cas(conn, job_id, set(allowed_from), to, now, note, fields):
+                return Transition(None)
+            if credit is Credit.REFUND:
+                refunded = await self.ledger.refund_in(conn, job_id, now)
+            elif credit is Credit.SETTLE:
+                user_id = int(next(iter(await conn.execute_fetchall(
+                    "SELECT user_id FROM jobs WHERE id = ?", (job_id,)
+                )))[0])  # fmt: skip
+                await self.ledger.settle_in(conn, user_id, job_id, now)
+        return Transition(await self.get(job_id), refunded)
+
+    async def _cas(
+        self,
+        conn: aiosqlite.Connection,
+        job_id: int,
+        allowed_from: set[JobStatus],
+        to: JobStatus,
+        now: float,
+        note: str | None,
+        fields: dict[str, Any],
+    ) -> bool:
+        if not set(fields) <= _UPDATABLE:
+            raise ValueError(f"not updatable: {set(fields) - _UPDATABLE}")
+        rows = await conn.execute_fetchall("SELECT status FROM jobs WHERE id = ?", (job_id,))
+        current = next(iter(rows), None)
+        if current is None or JobStatus(current[0]) not in allowed_from:
+            return False
+        names = list(fields)
+        sets = "".join(f", {n} = ?" for n in names)
+        await conn.execute(
+            f"UPDATE jobs SET status = ?, updated_at = ?{sets} WHERE id = ? AND status = ?",
+            [to.value, now, *(_encode(n, fields[n]) for n in names), job_id, current[0]],
+        )
+        if current[0] != to.value:
+            await self._history(conn, job_id, JobStatus(current[0]), to, now, note)
+        return True
+
+    async def _history(
+        self,
+        conn: aiosqlite.Connection,
+        job_id: int,
+        from_status: JobStatus | None,
+        to: JobStatus,
+        now: float,
+        note: str | None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO job_transitions (job_id, from_status, to_status, at, note) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (job_id, from_status.value if from_status else None, to.value, now, note),
+        )
+
+    async def in_statuses(self, statuses: Iterable[JobStatus]) -> list[Job]:
+        values = [s.value for s in statuses]
+        rows = await self.db.fetchall(
+            f"SELECT * FROM jobs WHERE status IN ({', '.join('?' * len(values))}) ORDER BY id",
+            tuple(values),
+        )
+        return [_row_to_job(r) for r in rows]
+
+    async def due_for_poll(self, now: float) -> list[Job]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs WHERE status = ? AND next_poll_at IS NOT NULL "
+            "AND next_poll_at <= ? "
+            "ORDER BY next_poll_at LIMIT 100",
+            (JobStatus.SUBMITTED.value, now),
+        )
+        return [_row_to_job(r) for r in rows]
+
+    async def past_deadline(self, now: float) -> list[Job]:
+        active = [s.value for s in ACTIVE_STATUSES]
+        rows = await self.db.fetchall(
+            f"SELECT * FROM jobs WHERE status IN ({', '.join('?' * len(active))}) "
+            "AND deadline_at IS NOT NULL AND deadline_at < ?",
+            (*active, now),
+        )
+        return [_row_to_job(r) for r in rows]
+
+    async def by_task(self, provider: str, task_id: str) -> Job | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM jobs WHERE provider = ? AND task_id = ? ORDER BY id DESC LIMIT 1",
+            (provider, task_id),
+        )
+        return _row_to_job(row) if row else None
+
+    async def draft_by_message(self, chat_id: int, message_id: int) -> Job | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM jobs WHERE chat_id = ? AND status = ? "
+            "AND (ask_message_id = ? OR status_message_id = ?) ORDER BY id DESC LIMIT 1",
+            (chat_id, JobStatus.DRAFT.value, message_id, message_id),
+        )
+        return _row_to_job(row) if row else None
+
+    async def recent_for_user(self, user_id: int, limit: int = 10) -> list[Job]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs WHERE user_id = ? AND status != ? ORDER BY id DESC LIMIT ?",
+            (user_id, JobStatus.DRAFT.value, limit),
+        )
+        return [_row_to_job(r) for r in rows]
+
+    async def history(self, job_id: int) -> list[tuple[str | None, str, float]]:
+        rows = await self.db.fetchall(
+            "SELECT from_status, to_status, at FROM job_transitions WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        )
+        return [(r[0], r[1], float(r[2])) for r in rows]
+
+
+class _Rollback(Exception):
+    """Raised inside a transaction to undo it and report an outcome."""
+
+    def __init__(self, outcome: ReserveOutcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome

@@ -1,0 +1,158 @@
+"""The append-only credit ledger: every credit movement is one row, balances are sums of rows.
+
+Two buckets: `daily` (DAILY_QUOTA granted lazily on a user's first action of each UTC day, only
+today's rows count) and `granted` (admin grants, never expire). Reservations take from the daily
+bucket first. A refund returns to the bucket it was taken from, dated today, so a job that fails
+after midnight still gives its credit back. Unique indexes make a second allowance for a day, a
+second refund or a second settle of a job impossible even if the code tried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiosqlite
+
+from bot.storage.db import Database
+
+DAILY = "daily"
+GRANTED = "granted"
+
+
+def utc_day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def next_reset(ts: float) -> datetime:
+    """The next UTC midnight after `ts`."""
+    day = datetime.fromtimestamp(ts, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """What a user can spend now."""
+
+    daily: int
+    granted: int
+    daily_quota: int
+    resets_at: datetime
+    unlimited: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.daily + self.granted
+
+
+class Ledger:
+    """Credit movements; the `*_in` methods run inside a caller's transaction."""
+
+    def __init__(self, db: Database, *, daily_quota: int, clock: Callable[[], float] = time.time):
+        self.db = db
+        self.daily_quota = daily_quota
+        self.clock = clock
+
+    async def _insert(
+        self,
+        conn: aiosqlite.Connection,
+        user_id: int,
+        job_id: int | None,
+        kind: str,
+        bucket: str,
+        amount: int,
+        now: float,
+        note: str | None = None,
+    ) -> None:
+        await conn.execute(
+            "INSERT INTO ledger (user_id, job_id, kind, bucket, day, amount, created_at, note) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (user_id, job_id, kind, bucket, utc_day(now), amount, now, note),
+        )
+
+    async def ensure_allowance_in(
+        self, conn: aiosqlite.Connection, user_id: int, now: float
+    ) -> None:
+        await conn.execute(
+            "INSERT OR IGNORE INTO ledger "
+            "(user_id, job_id, kind, bucket, day, amount, created_at) "
+            "VALUES (?, NULL, 'allowance', ?, ?, ?, ?)",
+            (user_id, DAILY, utc_day(now), self.daily_quota, now),
+        )
+
+    async def balance_in(self, conn: aiosqlite.Connection, user_id: int, now: float) -> Balance:
+        await self.ensure_allowance_in(conn, user_id, now)
+        async with conn.execute(
+            "SELECT COALESCE(SUM(CASE WHEN bucket = ? AND day = ? THEN amount END), 0), "
+            "COALESCE(SUM(CASE WHEN bucket = ? THEN amount END), 0) FROM ledger WHERE user_id = ?",
+            (DAILY, utc_day(now), GRANTED, user_id),
+        ) as cur:
+            row = await cur.fetchone()
+        daily, granted = (int(row[0]), int(row[1])) if row else (0, 0)
+        return Balance(daily, granted, self.daily_quota, next_reset(now))
+
+    async def balance(self, user_id: int) -> Balance:
+        """The user's balance now (records today's allowance on first sight)."""
+        async with self.db.transaction() as conn:
+            return await self.balance_in(conn, user_id, self.clock())
+
+    async def reserve_in(
+        self, conn: aiosqlite.Connection, user_id: int, job_id: int, price: int, now: float
+    ) -> bool:
+        """Take `price` credits for a job, daily first; False (and nothing written) if short."""
+        if price <= 0:
+            return True
+        bal = await self.balance_in(conn, user_id, now)
+        if bal.total < price:
+            return False
+        from_daily = min(max(bal.daily, 0), price)
+        if from_daily:
+            await self._insert(conn, user_id, job_id, "reserve", DAILY, -from_daily, now)
+        if price - from_daily:
+            await self._insert(
+                conn, user_id, job_id, "reserve", GRANTED, -(price - from_daily), now
+            )
+        return True
+
+    async def refund_in(self, conn: aiosqlite.Connection, job_id: int, now: float) -> int:
+        """Give back what a job reserved, once; returns the credits refunded."""
+        rows = await conn.execute_fetchall(
+            "SELECT user_id, bucket, -SUM(amount) FROM ledger "
+            "WHERE job_id = ? AND kind = 'reserve' "
+            "AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.job_id = ledger.job_id "
+            "AND r.kind IN ('refund', 'settle')) GROUP BY user_id, bucket",
+            (job_id,),
+        )
+        total = 0
+        for user_id, bucket, amount in rows:
+            await self._insert(conn, user_id, job_id, "refund", bucket, int(amount), now)
+            total += int(amount)
+        return total
+
+    async def settle_in(
+        self, conn: aiosqlite.Connection, user_id: int, job_id: int, now: float
+    ) -> None:
+        """Mark a job's reservation as spent for good (a zero-amount row, for the audit trail)."""
+        await conn.execute(
+            "INSERT OR IGNORE INTO ledger "
+            "(user_id, job_id, kind, bucket, day, amount, created_at) "
+            "SELECT ?, ?, 'settle', ?, ?, 0, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM ledger WHERE job_id = ? AND kind = 'refund')",
+            (user_id, job_id, DAILY, utc_day(now), now, job_id),
+        )
+
+    async def grant(self, user_id: int, amount: int, note: str | None = None) -> Balance:
+        """An admin grant: credits that do not expire."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await self._insert(conn, user_id, None, "grant", GRANTED, amount, now, note)
+            return await self.balance_in(conn, user_id, now)
+
+    async def rows(self, user_id: int) -> list[dict[str, object]]:
+        """Every ledger row of a user, oldest first (audits and tests)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM ledger WHERE user_id = ? ORDER BY id", (user_id,)
+        )
+        return [dict(r) for r in rows]

@@ -1,0 +1,1 @@
+"""Fakes of the outside world (Telegram Bot API, providers) for the tests and the offline demo."""

@@ -1,0 +1,330 @@
+"""Bot API methods about text messages, keyboards, callbacks, commands and chats."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.testing.bot_api_html import render
+from bot.testing.bot_api_store import World, now
+from bot.testing.bot_api_wire import ApiError, Json, UploadedFile, bad_request
+
+Handler = Callable[[Json, dict[str, UploadedFile]], Awaitable[Any]]
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly the same "
+    "as a current content and reply markup of the message"
+)
+_MEDIA_KEYS = ("photo", "video", "document", "animation", "audio", "voice")
+_CHAT_ACTIONS = frozenset(
+    "typing upload_photo record_video upload_video record_voice upload_voice upload_document "
+    "choose_sticker find_location record_video_note upload_video_note".split()
+)
+
+
+def inline_markup(markup: Any, *, edit: bool = False) -> Json | None:
+    """The reply_markup a Message carries: only inline keyboards ever appear in one."""
+    if markup is None:
+        return None
+    if not isinstance(markup, dict):
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    if "inline_keyboard" not in markup:
+        if edit:
+            raise bad_request("inline keyboard expected")
+        if any(key in markup for key in ("force_reply", "keyboard", "remove_keyboard")):
+            return None  # applies to the user's client; Telegram does not echo it
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    rows = markup["inline_keyboard"]
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise bad_request('can\'t parse inline keyboard button: field "inline_keyboard" is wrong')
+    for button in (button for row in rows for button in row):
+        _check_button(button)
+    rows = [row for row in rows if row]
+    return {"inline_keyboard": rows} if rows else None
+
+
+def _check_button(button: Any) -> None:
+    if not isinstance(button, dict) or not isinstance(button.get("text"), str):
+        raise bad_request(
+            'can\'t parse inline keyboard button: Field "text" must be of type String'
+        )
+    if not set(button) - {"text", "style", "icon_custom_emoji_id"}:
+        raise bad_request(
+            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+        )
+    data = button.get("callback_data")
+    if data is not None and not 1 <= len(str(data).encode("utf-8")) <= 64:
+        raise bad_request("BUTTON_DATA_INVALID")
+    url = button.get("url")
+    if url is not None and not str(url).startswith(("http://", "https://", "tg://")):
+        raise bad_request("BUTTON_URL_INVALID")
+
+
+def new_bot_message(world: World, params: Json) -> tuple[Json, Json]:
+    """Chat and common fields of a message the bot sends: from, date, topic, reply and markup."""
+    chat = world.require_chat(params.get("chat_id"))
+    if chat["id"] in world.blocked:
+        raise ApiError(403, "Forbidden: bot was blocked by the user")
+    message: Json = {"from": world.bot_user, "date": now()}
+    reply = params.get("reply_parameters")
+    reply_id = reply.get("message_id") if isinstance(reply, dict) else None
+    reply_id = reply_id or params.get("reply_to_message_id")
+    allow = params.get("allow_sending_without_reply") or (
+        isinstance(reply, dict) and bool(reply.get("allow_sending_without_reply"))
+    )
+    target = world.get_message(chat["id"], reply_id) if reply_id else None
+    if reply_id and target is None and not allow:
+        raise bad_request("message to be replied not found")
+    thread_id = params.get("message_thread_id")
+    if not thread_id and target is not None and target.get("is_topic_message"):
+        thread_id = target.get("message_thread_id")
+    if thread_id:
+        root = world.get_message(chat["id"], thread_id)
+        if not chat.get("is_forum") or root is None:
+            raise bad_request("message thread not found")
+        message["message_thread_id"] = thread_id
+        message["is_topic_message"] = True
+        target = target or root  # in a topic, Telegram quotes the topic's service message
+    if target is not None:
+        message["reply_to_message"] = world.as_reply(chat["id"], target["message_id"])
+    markup = inline_markup(params.get("reply_markup"))
+    if markup:
+        message["reply_markup"] = markup
+    if params.get("protect_content"):
+        message["has_protected_content"] = True
+    return chat, message
+
+
+def formatted(params: Json, key: str, entities_key: str) -> tuple[str, list[Json]]:
+    """(plain text, entities) for a text or caption parameter."""
+    entities = params.get(entities_key)
+    return render(str(params.get(key) or ""), params.get("parse_mode"), entities or None)
+
+
+def set_formatted(message: Json, key: str, text: str, entities: list[Json]) -> None:
+    """Store text/caption and its entities, omitting empty fields as Telegram does."""
+    entities_key = "entities" if key == "text" else "caption_entities"
+    message.pop(key, None)
+    message.pop(entities_key, None)
+    if text:
+        message[key] = text
+    if entities:
+        message[entities_key] = entities
+
+
+class MessageMethods:
+    """Handlers for the non-file methods; each returns the `result` or raises ApiError."""
+
+    def __init__(self, world: World, open_queries: set[str], answered: set[str]) -> None:
+        self.world = world
+        self.open_queries = open_queries
+        self.answered = answered
+        self.commands: dict[tuple[str, str], list[Json]] = {}
+
+    def handlers(self) -> dict[str, Handler]:
+        """Method name -> handler."""
+        return {
+            "getMe": self.get_me,
+            "sendMessage": self.send_message,
+            "editMessageText": self.edit_text,
+            "editMessageCaption": self.edit_caption,
+            "editMessageReplyMarkup": self.edit_markup,
+            "deleteMessage": self.delete_message,
+            "answerCallbackQuery": self.answer_callback,
+            "sendChatAction": self.send_chat_action,
+            "setMyCommands": self.set_commands,
+            "getMyCommands": self.get_commands,
+            "deleteMyCommands": self.delete_commands,
+            "getChat": self.get_chat,
+            "getChatMember": self.get_chat_member,
+        }
+
+    async def get_me(self, params: Json, files: dict[str, UploadedFile]) -> Json:
+        """getMe: the full bot User."""
+        return {
+            **self.world.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+            "has_topics_enabled": False,
+        }
+
+    async def send_message(self, params: Json, files: dict[str, UploadedFile]) -> Json:
+        """sendMessage."""
+        chat, message = new_bot_message(self.world, params)
+        text, entities = formatted(params, "text", "entities")
+        if not text.strip():
+            raise bad_request("message text is empty")
+        if len(text) > MAX_TEXT:
+            raise bad_request("message is too long")
+        set_formatted(message, "text", text, entities)
+        return copy.deepcopy(self.world.add_message(chat, message))
+
+    def _editable(self, params: Json) -> Json:
+        if params.get("inline_message_id"):
+            raise bad_request("MESSAGE_ID_INVALID")  # the fake has no inline mode
+        chat = self.world.require_chat(params.get("chat_id"))
+        message_id = params.get("message_id")
+        if not message_id:
+            raise bad_request("message identifier is not specified")
+        message = self.world.get_message(chat["id"], message_id)
+        if message is None:
+            raise bad_request("message to edit not found")
+        if message.get("from", {}).get("id") != self.world.bot_id:
+            raise bad_request("message can't be edited")
+        return message
+
+    def _commit_edit(self, message: Json, edited: Json, params: Json) -> Json:
+        # Telegram drops the inline keyboard when an edit does not repeat it.
+        edited.pop("reply_markup", None)
+        markup = inline_markup(params.get("reply_markup"), edit=True)
+        if markup:
+            edited["reply_markup"] = markup
+        keys = ("text", "entities", "caption", "caption_entities", "reply_markup")
+        if all(message.get(key) == edited.get(key) for key in keys):
+            raise bad_request(NOT_MODIFIED)
+        edited["edit_date"] = now()
+        message.clear()
+        message.update(edited)
+        return copy.deepcopy(message)
+
+    async def edit_text(self, params: Json, files: dict[str, UploadedFile]) -> Json:
+        """editMessageText."""
+        message = self._editable(params)
+        if "text" not in message:
+            raise bad_request("there is no text in the message to edit")
+        text, entities = formatted(params, "text", "entities")
+        if not text.strip():
+            raise bad_request("message text is empty")
+        if len(text) > MAX_TEXT:
+            raise bad_request("message is too long")
+        edited = copy.deepcopy(message)
+        set_formatted(edited, "text", text, entities)
+        return self._commit_edit(message, edited, params)
+
+    async def edit_caption(self, params: Json, files: dict[str, UploadedFile]) -> Json:
+        """editMessageCaption (an absent caption removes it)."""
+        message = self._editable(params)
+        if not any(key in message for key in _MEDIA_KEYS):
+            raise bad_request("there is no caption in the message to edit")
+        caption, entities = formatted(params, "caption", "caption_entities")
+        if len(caption) > MAX_CAPTION:
+            raise bad_request("message caption is too long")
+        edited = copy.deepcopy(message)
+        set_formatted(edited, "caption", caption, entities)
+        return self._commit_edit(message, edited, params)
+
+    async def edit_markup(self, params: Json, files: dict[str, UploadedFile]) -> Json:
+        """editMessageReplyMarkup (an absent markup removes the keyboard)."""
+        message = self._editable(params)
+        return self._commit_edit(message, copy.deepcopy(message), params)
+
+    async def delete_message(self, params: Json, files: dict[str, UploadedFile]) -> bool:
+        """deleteMessage."""
+        chat = self.world.require_chat(params.get("chat_id"))
+        messages = self.world.messages.get(chat["id"], {})
+        if messages.pop(params.get("message_id") or 0, None) is None:
+            raise bad_request("message to delete not found")
+        return True
+
+    async def answer_callback(self, params: Json, files: dict[str, UploadedFile]) -> bool:
+        """answerCallbackQuery: each query can be answered once."""
+        query_id = str(params.get("callback_query_id") or "")
+        if query_id not in self.open_queries:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        if len(str(params.get("text") or "")) > 200:
+            raise bad_request("MESSAGE_TOO_LONG")
+        self.open_queries.discard(query_id)
+        self.answered.add(query_id)
+        return True
+
+    async def send_chat_action(self, params: Json, files: dict[str, UploadedFile]) -> bool:
+        """sendChatAction."""
+        chat = self.world.require_chat(params.get("chat_id"))
+        if chat["id"] in self.world.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if params.get("action") not in _CHAT_ACTIONS:
+            raise bad_request("wrong parameter action in request")
+        return True
+
+    @staticmethod
+    def _scope_key(params: Json) -> tuple[str, str]:
+        scope = params.get("scope") or {"type": "default"}
+        return json.dumps(scope, sort_keys=True), str(params.get("language_code") or "")
+
+    async def set_commands(self, params: Json, files: dict[str, UploadedFile]) -> bool:
+        """setMyCommands with Telegram's command and description rules."""
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise bad_request("can't parse commands JSON object")
+        for entry in commands:
+            name = str(entry.get("command", "")) if isinstance(entry, dict) else ""
+            if not 1 <= len(name) <= 32 or not all(
+                c.islower() or c.isdigit() or c == "_" for c in name
+            ):
+                raise bad_request("BOT_COMMAND_INVALID")
+            if not 1 <= len(str(entry.get("description", "")).strip()) <= 256:
+                raise bad_request("command description must be non-empty")
+        self.commands[self._scope_key(params)] = [
+            {"command": c["command"], "description": c["description"]} for c in commands
+        ]
+        return True
+
+    async def get_commands(self, params: Json, files: dict[str, UploadedFile]) -> list[Json]:
+        """getMyCommands."""
+        return list(self.commands.get(self._scope_key(params), []))
+
+    async def delete_commands(self, params: Json, files: dict[str, UploadedFile]) -> bool:
+        """deleteMyCommands."""
+        self.commands.pop(self._scope_key(params), None)
+        return True
+
+    async def get_chat(self, params: Json, files: dict[str, UploadedFile]) -> Json:
+        """getChat: a ChatFullInfo."""
+        chat = self.world.require_chat(params.get("chat_id"))
+        gifts = {"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False}
+        return {
+            **chat,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {**gifts, "premium_subscription": False},
+        }
+
+    async def get_chat_member(self, params: Json, files: dict[str, UploadedFile]) -> Json:
+        """getChatMember: administrator, member or left, from what the test set up."""
+        chat = self.world.require_chat(params.get("chat_id"))
+        user_id = params.get("user_id")
+        if not isinstance(user_id, int) or user_id <= 0:
+            raise bad_request("invalid user_id specified")
+        user = self.world.known_user(user_id)
+        if user_id in self.world.admins.get(chat["id"], set()):
+            return _administrator(user)
+        seen = self.world.members.get(chat["id"], set())
+        if user_id in seen or user_id == self.world.bot_id:
+            return {"status": "member", "user": user}
+        if user_id not in self.world.users:
+            raise bad_request("user not found")
+        return {"status": "left", "user": user}
+
+
+def _administrator(user: Json) -> Json:
+    rights = (
+        "can_manage_chat can_delete_messages can_manage_video_chats can_restrict_members "
+        "can_change_info can_invite_users can_post_stories can_edit_stories can_delete_stories "
+        "can_pin_messages can_manage_topics"
+    ).split()
+    return {
+        "status": "administrator",
+        "user": user,
+        "can_be_edited": False,
+        "is_anonymous": False,
+        "can_promote_members": False,
+        **dict.fromkeys(rights, True),
+    }

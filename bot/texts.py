@@ -1,0 +1,54 @@
+"""Every user-visible string, per language, and the functions that fill them in (HTML-escaped).
+
+Strings are `str.format` templates in HTML (the bot's default parse mode). `t()` escapes every
+string argument, so user text (prompts, names) can never break the markup or inject tags.
+Add a language by adding a dict with the same keys (a test checks that every key exists).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from bot.text_catalog_en import EN
+from bot.text_catalog_ru import RU
+
+CATALOGS: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
+DEFAULT_LANGUAGE = "en"
+
+
+def language_for(code: str | None) -> str:
+    """Pick a supported language from Telegram's `language_code` (e.g. "ru-RU" -> "ru")."""
+    base = (code or "").split("-")[0].lower()
+    return base if base in CATALOGS else DEFAULT_LANGUAGE
+
+
+def t(lang: str, key: str, **kwargs: Any) -> str:
+    """The text `key` in `lang` (English when missing), with arguments HTML-escaped."""
+    template = CATALOGS.get(lang, EN).get(key) or EN[key]
+    safe = {k: html.escape(v, quote=False) if isinstance(v, str) else v for k, v in kwargs.items()}
+    return template.format(**safe)
+
+
+def raw(lang: str, key: str) -> str:
+    """The unformatted template (for button labels that take no arguments)."""
+    return CATALOGS.get(lang, EN).get(key) or EN[key]
+
+
+def cut(text: str, limit: int) -> str:
+    """Shorten plain text to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def option_value_label(lang: str, name: str, value: str) -> str:
+    """How an option value reads on a button: "6 s", "720p", "Fun"."""
+    if name == "duration":
+        return t(lang, "unit_seconds", n=value)
+    if name == "mode":
+        return raw(lang, f"mode_{value}") if f"mode_{value}" in EN else value
+    return value
+
+
+def describe_options(lang: str, options: dict[str, str]) -> str:
+    """A one-line summary of chosen options: "Normal · 6 s · 480p"."""
+    return " · ".join(option_value_label(lang, n, v) for n, v in options.items())

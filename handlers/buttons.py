@@ -1,0 +1,49 @@
+"""Inline button presses: parse, check who pressed, answer at once, then do the work."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import keyboards
+from bot.jobs.service import JobService, Reply
+from bot.models import Job
+from bot.texts import raw
+from handlers.context import Context, lang, service
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """Every press is answered exactly once; stale or forged data gets a short notice."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    language = lang(update, context)
+    action = keyboards.parse(query.data)
+    svc = service(context)
+    job = await svc.job(action.job_id) if action else None
+    if action is None or job is None:
+        await query.answer(raw(language, "stale_button"), show_alert=False)
+        return
+    if job.user_id != user.id:
+        await query.answer(raw(language, "not_your_button"), show_alert=True)
+        return
+    reply = await _dispatch(svc, job, action)
+    await query.answer(reply.text, show_alert=reply.alert)
+    if reply.then is not None:
+        await reply.then
+
+
+async def _dispatch(svc: JobService, job: Job, action: keyboards.Action) -> Reply:
+    match action.verb, action.args:
+        case "o", (name, value):
+            return await svc.choose(job, name, value)
+        case "m", (model,):
+            return await svc.choose(job, "model", model)
+        case "g", ():
+            return await svc.generate(job)
+        case "x", ():
+            return await svc.cancel(job)
+        case "r", () | "a", ():
+            return await svc.again(job, generate=True)
+        case "c", ():
+            return await svc.again(job, generate=False)
+    return Reply(raw(job.language, "stale_button"))
