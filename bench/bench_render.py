@@ -12,6 +12,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -64,6 +65,25 @@ def baseline(out: Path, width: int, height: int, duration_s: int, fps: int) -> f
     return time.perf_counter() - start
 
 
+async def loop_lag_ms(photo: Path, out: Path, fps: int) -> float:
+    """Worst event-loop delay while one 10 s / 720 render runs in a worker thread."""
+    done = False
+    worst = 0.0
+
+    async def ticker() -> None:
+        nonlocal worst
+        while not done:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            worst = max(worst, time.perf_counter() - before - 0.005)
+
+    tick = asyncio.create_task(ticker())
+    await asyncio.to_thread(render_pan_zoom, photo, out, duration_s=10, fps=fps, max_side=720)
+    done = True
+    await tick
+    return worst * 1000
+
+
 def main() -> None:
     """Run every case, print one table row each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -77,9 +97,8 @@ def main() -> None:
         photo = args.photo or synthetic_photo(work / "photo.jpg")
         with Image.open(photo) as img:
             src_size = img.size
-        print(
-            f"photo {photo.name} {src_size[0]}x{src_size[1]}, fps {args.fps}, best of {args.repeat}"
-        )
+        size = f"{src_size[0]}x{src_size[1]}"
+        print(f"photo {photo.name} {size}, fps {args.fps}, best of {args.repeat}")
         print(
             f"{'dur':>4} {'side':>5} {'size':>9} {'render s':>9} {'base s':>7} {'ratio':>6} "
             f"{'x realtime':>10} {'MB':>6}"
@@ -100,6 +119,9 @@ def main() -> None:
                 f"{best / floor:>6.2f} {duration / best:>10.1f} "
                 f"{result.size_bytes / 1e6:>6.2f}"
             )
+
+        lag = asyncio.run(loop_lag_ms(photo, work / "lag.mp4", args.fps))
+        print(f"worst event-loop delay during a 10 s / 720 render in a thread: {lag:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -37,9 +37,10 @@ WORK_OVERSAMPLE = ZOOM_END * 1.1
 AUDIO_RATE = 48_000
 AUDIO_CHUNK = 1024  # one AAC frame
 X264_OPTIONS = {"preset": "veryfast", "crf": "23", "profile": "high"}
-MP4_OPTIONS = {
-    "movflags": "+faststart"
-}  # moov atom first: playback starts before the download ends
+# The moov atom first, so a phone starts playing before the whole file has arrived.
+MP4_OPTIONS = {"movflags": "+faststart"}
+# Beyond this the decoded photo alone would take hundreds of MB; no phone photo comes near it.
+MAX_PIXELS = 50_000_000
 
 
 class RenderError(Exception):
@@ -89,13 +90,21 @@ def crop_box(
     return (cx - win_w / 2, cy - win_h / 2, cx + win_w / 2, cy + win_h / 2)
 
 
-def load_photo(image_path: Path) -> Image.Image:
-    """Open, decode and upright (EXIF orientation) the photo as RGB; InvalidImageError if not."""
+def load_photo(image_path: Path, long_side: int | None = None) -> Image.Image:
+    """Decode and upright (EXIF orientation) the photo as RGB; InvalidImageError if it is not one.
+
+    With `long_side`, a JPEG is decoded at a reduced scale (DCT scaling, much faster) as long as
+    its long side stays >= long_side.
+    """
     try:
         with Image.open(image_path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise InvalidImageError(f"photo too large: {img.width}x{img.height}")
+            if long_side is not None and img.format == "JPEG":
+                scale = min(1.0, long_side / max(img.size))
+                img.draft("RGB", (math.ceil(img.width * scale), math.ceil(img.height * scale)))
             img.load()
-            upright = ImageOps.exif_transpose(img)
-            return upright.convert("RGB")
+            return ImageOps.exif_transpose(img).convert("RGB")
     except FileNotFoundError as exc:
         raise RenderError(f"input photo missing: {image_path.name}") from exc
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
@@ -144,7 +153,8 @@ def render_pan_zoom(
     """Render `duration_s` seconds of Ken Burns motion over the photo into an MP4 at out_path."""
     if duration_s <= 0 or fps <= 0 or max_side < 2:
         raise ValueError("duration_s, fps and max_side must be positive")
-    photo = load_photo(image_path)
+    work_side = math.ceil(max_side * WORK_OVERSAMPLE)
+    photo = load_photo(image_path, work_side)
     width, height = even_size(photo.width, photo.height, max_side)
     work_w = min(photo.width, math.ceil(width * WORK_OVERSAMPLE))
     if work_w < photo.width:

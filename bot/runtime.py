@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,6 +59,11 @@ class BotRuntime:
         self.web_runner: web.AppRunner | None = None
         self.port: int | None = None
         self._telegram_ok = False
+        # Without an operator-set secret, a random one still keeps forged updates out.
+        configured = settings.telegram_webhook_secret
+        self.webhook_secret = (
+            configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+        )
 
     async def start(self) -> None:
         s = self.settings
@@ -150,9 +156,7 @@ class BotRuntime:
             store=ctx.store, media=ctx.media, registry=ctx.registry, on_wake=runner.wake,
             spawn=lambda coro, name: ctx.spawn(coro, name), ready=self.readiness,
             webhook_path=webhook_path,
-            webhook_secret=(
-                s.telegram_webhook_secret.get_secret_value() if s.telegram_webhook_secret else None
-            ),
+            webhook_secret=self.webhook_secret,
             on_update=on_update if s.webhook_mode else None,
         )  # fmt: skip
         self.web_runner = web.AppRunner(create_web_app(deps), access_log=None)
@@ -168,10 +172,9 @@ class BotRuntime:
         assert app is not None
         if s.webhook_mode:
             assert s.telegram_webhook_url is not None
-            secret = s.telegram_webhook_secret
             await app.bot.set_webhook(
                 s.telegram_webhook_url,
-                secret_token=secret.get_secret_value() if secret else None,
+                secret_token=self.webhook_secret,
                 allowed_updates=Update.ALL_TYPES,
             )
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from bot.testing.providers import EvolinkFake
 from bot.testing.providers.evolink import GROK, HAPPYHORSE
+from bot.testing.providers.realism import shape_problems
 from bot.testing.providers.receivers import HANG, CallbackReceiver, ImageHost
 from bot.testing.sample_media import make_sample_mp4, make_sample_photo
 
@@ -354,3 +356,75 @@ async def test_bot_token_in_image_url_is_flagged(
     await create(client, grok(host, image_urls=[url]))
     assert fake.image_checks[0].token_in_url
     assert fake.bot_token_leaks()
+
+
+# -- realism guard: every body the fake produces against tests/data/evolink/ -------------------
+DATA = Path(__file__).parent / "data" / "evolink"
+# D1 documents these query fields; the T1/D2 examples show only some of them.
+QUERY_FIELDS = {"created", "id", "model", "object", "progress", "results", "status", "error"}
+DOCUMENTED = {
+    "$": QUERY_FIELDS | {"task_info", "type"},
+    "$.task_info": {"can_cancel", "estimated_time", "video_duration"},
+}
+
+
+def assert_like(actual: Any, name: str) -> None:
+    example = json.loads((DATA / f"{name}.json").read_text())
+    assert shape_problems(actual, example, DOCUMENTED) == [], name
+
+
+async def test_realism_of_every_evolink_body(
+    fake: EvolinkFake, client: httpx.AsyncClient, host: ImageHost
+) -> None:
+    photo = host.url("/media/photo")
+    async with CallbackReceiver() as receiver:
+        assert_like(await create(client, grok(host)), "create_grok")
+        hh = await create(
+            client,
+            {"model": HAPPYHORSE, "image_urls": [photo], "callback_url": receiver.url("/c")},
+        )
+        assert_like(hh, "create_happyhorse")
+        query = f"/v1/tasks/{hh['id']}"
+        assert_like((await client.get(query)).json(), "task_pending")
+        fake.advance(hh["id"])
+        assert_like((await client.get(query)).json(), "task_processing")
+        fake.succeed(hh["id"])
+        assert_like((await client.get(query)).json(), "task_completed")
+        (callback,) = await receiver.wait(1)
+        assert_like(json.loads(callback.body), "task_completed")
+    for fail, name in [
+        (("content_policy_violation", "Content policy violation."), "task_failed_content_policy"),
+        (("generation_timeout", "Timed out."), "task_failed_generation_timeout"),
+    ]:
+        task_id = (await create(client, grok(host)))["id"]
+        fake.fail(task_id, *fail)
+        assert_like((await client.get(f"/v1/tasks/{task_id}")).json(), name)
+    task_id = (await create(client, grok(host)))["id"]
+    fake.cancel(task_id)
+    assert_like((await client.get(f"/v1/tasks/{task_id}")).json(), "task_cancelled")
+    for status in (402, 403, 413, 429, 500, 502, 503):
+        fake.inject(str(status), "create")
+        resp = await client.post(CREATE, json=grok(host))
+        assert resp.status_code == status
+        assert_like(resp.json(), f"error_{status}")
+    assert_like((await client.get("/v1/tasks/task-unified-1-nothere")).json(), "error_404")
+    async with httpx.AsyncClient(base_url=fake.base_url) as anon:
+        assert_like((await anon.get(query)).json(), "error_401")
+    fake.error_code_as_string = True
+    assert_like((await client.get("/v1/tasks/42")).json(), "error_invalid_task_id")
+
+
+def test_shape_problems_catches_drift() -> None:
+    example = {"id": "x", "progress": 0, "task_info": {"can_cancel": True}, "results": ["u"]}
+    assert shape_problems(example, example) == []
+    assert shape_problems({**example, "progress": "0"}, example) == [
+        "$.progress: string where the example has integer"
+    ]
+    assert shape_problems({**example, "results": [{"url": "u"}]}, example) == [
+        "$.results[0]: object where the example has string"
+    ]
+    assert shape_problems({"id": "x"}, {"id": "x", "n": None}) == ["$.n: missing"]
+    assert shape_problems({"id": "x", "extra": 1}, {"id": "x"}) == [
+        "$.extra: not in the example nor documented"
+    ]
+    assert shape_problems({"id": "x", "extra": 1}, {"id": "x"}, {"$": {"extra"}}) == []

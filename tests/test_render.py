@@ -13,6 +13,7 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
+from bot import render
 from bot.render import (
     ZOOM_END,
     InvalidImageError,
@@ -231,3 +232,21 @@ def test_crop_window_zooms_smoothly_and_stays_inside(landscape: bool) -> None:
     # Eased: the first and last steps are much smaller than the middle one.
     steps = [a - b for a, b in itertools.pairwise(widths)]
     assert steps[0] < steps[50] / 10 and steps[-1] < steps[50] / 10
+
+
+def test_large_jpeg_is_decoded_reduced_and_still_right(tmp_path: Path) -> None:
+    # A big JPEG takes the DCT-scaled decode path; the picture must be the same photo.
+    photo = make_photo(tmp_path / "in.jpg", 1600, 1000, exif_orientation=1)
+    out = tmp_path / "out.mp4"
+    result = render_pan_zoom(photo, out, duration_s=1, fps=FPS, max_side=MAX_SIDE)
+    assert (result.width, result.height) == (160, 100)
+    first = open_mp4(out).frames[0]
+    whole = Image.open(photo).convert("RGB").resize(first.size, Image.Resampling.LANCZOS)
+    assert mean_abs_diff(first, whole) < 12  # x264 loss ~7.5; a 5 % crop or a flip is > 30
+
+
+def test_oversized_photo_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render, "MAX_PIXELS", 100 * 100)
+    photo = make_photo(tmp_path / "in.png", 101, 100)
+    with pytest.raises(InvalidImageError, match="too large"):
+        render_pan_zoom(photo, tmp_path / "out.mp4", duration_s=1, fps=FPS)

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 NAME = "local"
 MODEL = "panzoom"
-# Rough encode cost on one busy core (bench/bench_render.py): seconds per million output pixels.
+# Render cost per million output pixels: bench/bench_render.py measures ~0.02 s on 2 idle cores;
+# doubled because the bot shares them with everything else.
 SECONDS_PER_MEGAPIXEL = 0.04
 MIN_ETA_S = 2
 

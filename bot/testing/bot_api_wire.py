@@ -174,7 +174,9 @@ class Described:
 def ok_response(result: Any) -> web.Response:
     """{"ok": true, "result": ...} (plus "description" for a `Described` result)."""
     if isinstance(result, Described):
-        return json_response({"ok": True, "result": result.result, "description": result.description})
+        return json_response(
+            {"ok": True, "result": result.result, "description": result.description}
+        )
     return json_response({"ok": True, "result": result})
 
 
