@@ -74,7 +74,7 @@ def open_mp4(path: Path) -> Opened:
         audio = container.streams.audio[0]
         assert video.duration is not None and video.time_base is not None
         assert audio.duration is not None and audio.time_base is not None
-        frames = [f.to_image() for f in container.decode(video)]
+        frames = [f.to_image() for f in container.decode(video)]  # type: ignore[no-untyped-call]
         container.seek(0)
         nonzero = 0
         for frame in container.decode(audio):

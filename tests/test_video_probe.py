@@ -55,7 +55,8 @@ def video_packets(path: Path) -> list[bytes]:
         return [bytes(p) for p in container.demux(video=0) if p.size]
 
 
-def close_to(pixel: tuple[int, ...], colour: tuple[int, int, int]) -> bool:
+def close_to(pixel: object, colour: tuple[int, int, int]) -> bool:
+    assert isinstance(pixel, tuple)
     return all(abs(a - b) < 40 for a, b in zip(pixel, colour, strict=True))
 
 

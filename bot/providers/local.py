@@ -211,21 +211,21 @@ class LocalProvider:
             task.cancel.set()  # the thread outlives the coroutine: tell it to stop too
             raise
         except RenderCancelled:
-            self._fail(task, ErrorKind.CANCELLED, "render cancelled")
+            self._fail(task_id, task, ErrorKind.CANCELLED, "render cancelled")
         except InvalidImageError as exc:
-            self._fail(task, ErrorKind.VALIDATION, str(exc))
+            self._fail(task_id, task, ErrorKind.VALIDATION, str(exc))
         except Exception as exc:
-            log.exception("local task %s failed", task_id)
-            self._fail(task, ErrorKind.UPSTREAM, f"render failed: {exc}")
+            log.exception("local task %s: unexpected render error", task_id)
+            self._fail(task_id, task, ErrorKind.UPSTREAM, f"render failed: {exc}")
         if task.discarded:
             task.out_path.unlink(missing_ok=True)
         elif not self._closed:
             await self._notify(task_id)
 
     @staticmethod
-    def _fail(task: _Task, kind: ErrorKind, message: str) -> None:
+    def _fail(task_id: str, task: _Task, kind: ErrorKind, message: str) -> None:
         task.state, task.error_kind, task.error_message = TaskState.FAILED, kind, message
-        log.info("local render failed (%s): %s", kind.value, message)
+        log.info("local task %s failed (%s): %s", task_id, kind.value, message)
 
     async def _notify(self, task_id: str) -> None:
         if self._wake is None:
