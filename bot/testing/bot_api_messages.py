@@ -83,7 +83,7 @@ def new_bot_message(world: World, params: Json) -> tuple[Json, Json]:
         thread_id = target.get("message_thread_id")
     if thread_id:
         root = world.get_message(chat["id"], thread_id)
-        if not chat.get("is_forum") or root is None:
+        if not chat.get("is_forum") or root is None or "forum_topic_created" not in root:
             raise bad_request("message thread not found")
         message["message_thread_id"] = thread_id
         message["is_topic_message"] = True
@@ -289,12 +289,12 @@ class MessageMethods:
     async def get_chat(self, params: Json, files: dict[str, UploadedFile]) -> Json:
         """getChat: a ChatFullInfo."""
         chat = self.world.require_chat(params.get("chat_id"))
-        gifts = {"unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False}
+        gifts = ("unlimited_gifts", "limited_gifts", "unique_gifts", "premium_subscription")
         return {
             **chat,
             "accent_color_id": 0,
             "max_reaction_count": 11,
-            "accepted_gift_types": {**gifts, "premium_subscription": False},
+            "accepted_gift_types": dict.fromkeys((*gifts, "gifts_from_channels"), False),
         }
 
     async def get_chat_member(self, params: Json, files: dict[str, UploadedFile]) -> Json:

@@ -168,7 +168,7 @@ class World:
     def topic_root(self, chat: Json, thread_id: int, creator: Json) -> Json:
         """The forum_topic_created service message every topic message replies to."""
         root = self.get_message(chat["id"], thread_id)
-        if root is None:
+        if root is None or "forum_topic_created" not in root:
             root = self.add_message(
                 chat,
                 {

@@ -20,6 +20,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -42,6 +43,8 @@ _T = TypeVar("_T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Actions that run once the response is on the wire (e.g. failing a task for a refused image).
 _AFTER = web.RequestKey("fake_after_response", list[Callable[[], None]])
+# The path of the request being answered (vendors such as aimlapi echo it in error bodies).
+current_path: ContextVar[str] = ContextVar("fake_provider_path", default="")
 _HTML_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -343,7 +346,7 @@ class FakeProviderServer(TaskLifecycle):
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.api_key}"
 
-    async def _record(self, request: web.Request, route: str) -> None:
+    async def _log_request(self, request: web.Request, route: str) -> None:
         raw = await request.read()
         text = raw.decode("utf-8", errors="replace")
         try:
@@ -369,7 +372,8 @@ class FakeProviderServer(TaskLifecycle):
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route.name or ""
-        await self._record(request, route)
+        current_path.set(request.path)
+        await self._log_request(request, route)
         fault = self._take_fault(route) if route else None
         if fault is not None and fault.kind not in ("timeout", "malformed"):
             return self._fault_response(fault)

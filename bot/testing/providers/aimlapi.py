@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from bot.testing.providers._base import FakeProviderServer
+from bot.testing.providers._base import FakeProviderServer, current_path
 from bot.testing.providers._records import FakeTask, ImageCheck
 from bot.testing.providers._validate import (
     Invalid,
@@ -63,7 +63,6 @@ class AimlapiFake(FakeProviderServer):
         super().__init__(**kwargs)
         self.credits_exhausted = credits_exhausted
         self.reject_unknown_fields = reject_unknown_fields
-        self._path = ""  # the path of the request being answered, for error bodies
 
     def add_routes(self, app: web.Application) -> None:
         """`POST` and `GET /v2/video/generations`."""
@@ -83,7 +82,7 @@ class AimlapiFake(FakeProviderServer):
         now = datetime.now(UTC)
         body = {
             "message": message or _MESSAGES.get(status, "Error"),
-            "path": self._path or "/v2/video/generations",
+            "path": current_path.get() or "/v2/video/generations",
             "requestId": str(uuid.uuid4()),
             "statusCode": str(status),
             "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
@@ -96,7 +95,6 @@ class AimlapiFake(FakeProviderServer):
 
     # -- handlers ------------------------------------------------------------------------------
     async def _create(self, request: web.Request) -> web.Response:
-        self._path = request.path
         if self.credits_exhausted:
             return self.error_response(403)
         try:
@@ -119,7 +117,6 @@ class AimlapiFake(FakeProviderServer):
         return web.json_response({"id": result.id, "status": self.initial_status})
 
     async def _query(self, request: web.Request) -> web.Response:
-        self._path = request.path
         generation_id = request.query.get("generation_id", "")
         if not generation_id:
             return self.error_response(400, "generation_id is required")

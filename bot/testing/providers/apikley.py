@@ -143,9 +143,9 @@ class ApikleyFake(FakeProviderServer):
     # -- shapes --------------------------------------------------------------------------------
     def render_task(self, task: FakeTask) -> dict[str, Any]:
         """The `recordInfo` body (note `message`, not `msg`)."""
-        return {"code": 200, "message": "success", "data": self._record(task)}
+        return {"code": 200, "message": "success", "data": self._kie_record(task)}
 
-    def _record(self, task: FakeTask) -> dict[str, Any]:
+    def _kie_record(self, task: FakeTask) -> dict[str, Any]:
         failed = task.status == self.failed_status
         result_json: str | None = ""
         if task.status == self.success_status:
@@ -176,7 +176,7 @@ class ApikleyFake(FakeProviderServer):
         ok = task.status == self.success_status
         data: dict[str, Any] = {"taskId": task.id}
         if self.full_callback:
-            data = self._record(task)
+            data = self._kie_record(task)
             del data["updateTime"]
         body = {
             "code": 200 if ok else 501,

@@ -46,7 +46,9 @@ _MESSAGES = {
 _ALNUM = string.ascii_lowercase + string.digits
 
 
-def output_size(resolution: str, aspect_ratio: str, source: tuple[int, int] | None) -> tuple[int, int]:
+def output_size(
+    resolution: str, aspect_ratio: str, source: tuple[int, int] | None
+) -> tuple[int, int]:
     """Width and height of the result: the short side from `resolution`, the aspect as asked."""
     short = int(resolution.removesuffix("p"))
     if aspect_ratio == "auto":
@@ -172,7 +174,9 @@ class FoxapiFake(FakeProviderServer):
                 out["error"] = error
             return out
         out["results"] = (
-            [{"url": url, "width": width, "height": height, "duration": duration}] if done else None
+            [{"url": url, "width": width, "height": height, "duration": duration}]
+            if done
+            else None
         )
         out["error"] = error
         out["usage"] = {"credits_reserved": max(1, duration * 5 // 6), "user_group": "default"}
