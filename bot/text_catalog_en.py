@@ -5,7 +5,8 @@ EN: dict[str, str] = {
         "👋 <b>Hi! I turn a photo into a short video.</b>\n\n"
         "Send me a photo with a caption describing the motion you want (for example "
         "<i>“the cat turns its head and smiles”</i>). I will show options: model, style, "
-        "length and quality. Press <b>Generate</b> and the video arrives here in a few minutes.\n\n"
+        "length and quality. Press <b>Generate</b> and the video arrives here in a few "
+        "minutes.\n\n"
         "You get {quota} free credits every day (UTC). /balance shows what is left, "
         "/jobs your recent videos, /language changes the language."
     ),
@@ -96,7 +97,9 @@ EN: dict[str, str] = {
     "fail_content_policy": (
         "the provider refused this prompt or photo (content policy). Try another prompt or photo."
     ),
-    "fail_validation": "the provider could not use this photo or these options. Try another photo.",
+    "fail_validation": (
+        "the provider could not use this photo or these options. Try another photo."
+    ),
     "fail_timeout": "the provider took too long. Please try again later.",
     "fail_upstream": "the video service had a problem. Please try again in a few minutes.",
     "fail_unavailable": ("the video service is unavailable right now. Please try again later."),

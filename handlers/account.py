@@ -32,7 +32,7 @@ async def balance(update: Update, context: Context) -> None:
             granted=bal.granted,
             total=bal.total,
             reset_in=reset_in,
-        )  # fmt: skip
+        )
     )
 
 

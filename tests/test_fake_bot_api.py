@@ -134,9 +134,7 @@ async def _receiver() -> AsyncIterator[tuple[str, list[web.Request], list[Json],
 # --- realism guard ---------------------------------------------------------------------------
 
 
-async def test_every_update_the_test_api_builds_parses_cleanly(
-    fake: FakeBotApi, api: Api
-) -> None:
+async def test_every_update_the_test_api_builds_parses_cleanly(fake: FakeBotApi, api: Api) -> None:
     photo = fake.user_photo(USER, USER, image(1600, 900), "make it /fly @somebody", forward=True)
     fake.user_command(USER, USER, "start", "ref42", mention=True)
     fake.user_text(USER, USER, "see https://example.com/x, #cats", reply_to=photo["message_id"])
@@ -197,24 +195,55 @@ async def test_every_result_the_fake_returns_parses_cleanly(
     await ok(telegram.User, "getMe")
     text = "<b>bold</b> <i>it</i> <a href='https://x.org'>l</a> <code>c</code> <s>s</s>"
     sent = await ok(
-        telegram.Message, "sendMessage", chat_id=USER, text=text, parse_mode="HTML",
-        reply_markup=KEYBOARD, reply_parameters={"message_id": user_photo["message_id"]},
-    )  # fmt: skip
+        telegram.Message,
+        "sendMessage",
+        chat_id=USER,
+        text=text,
+        parse_mode="HTML",
+        reply_markup=KEYBOARD,
+        reply_parameters={"message_id": user_photo["message_id"]},
+    )
     await ok(telegram.Message, "sendMessage", chat_id=GROUP, text="t", message_thread_id=3)
     await ok(telegram.Message, "sendMessage", chat_id=GROUP, text="r", reply_to_message_id=4)
-    await ok(telegram.Message, "sendMessage", chat_id=USER, text="f", reply_markup={"force_reply": True})
-    await ok(telegram.Message, "editMessageText", chat_id=USER, message_id=sent["message_id"],
-             text="<u>new</u>", parse_mode="HTML", reply_markup=KEYBOARD)  # fmt: skip
-    await ok(telegram.Message, "editMessageReplyMarkup", chat_id=USER,
-             message_id=sent["message_id"])  # fmt: skip
-    video = await upload("sendVideo", "video", b"\0\0\0\x18ftypmp42", chat_id=USER, width=64,
-                         height=36, duration=2, caption="<b>v</b>", parse_mode="HTML",
-                         thumbnail="attach://t")  # fmt: skip
-    await upload("sendAnimation", "animation", b"\0\0\0\x18ftypmp42", chat_id=USER, thumbnail="attach://t")
+    await ok(
+        telegram.Message, "sendMessage", chat_id=USER, text="f", reply_markup={"force_reply": True}
+    )
+    await ok(
+        telegram.Message,
+        "editMessageText",
+        chat_id=USER,
+        message_id=sent["message_id"],
+        text="<u>new</u>",
+        parse_mode="HTML",
+        reply_markup=KEYBOARD,
+    )
+    await ok(
+        telegram.Message, "editMessageReplyMarkup", chat_id=USER, message_id=sent["message_id"]
+    )
+    video = await upload(
+        "sendVideo",
+        "video",
+        b"\0\0\0\x18ftypmp42",
+        chat_id=USER,
+        width=64,
+        height=36,
+        duration=2,
+        caption="<b>v</b>",
+        parse_mode="HTML",
+        thumbnail="attach://t",
+    )
+    await upload(
+        "sendAnimation", "animation", b"\0\0\0\x18ftypmp42", chat_id=USER, thumbnail="attach://t"
+    )
     await upload("sendDocument", "document", b"doc", chat_id=USER, thumbnail="attach://t")
     await ok(telegram.Message, "sendPhoto", chat_id=USER, photo=user_photo["photo"][-1]["file_id"])
-    await ok(telegram.Message, "editMessageCaption", chat_id=USER,
-             message_id=video["message_id"], caption="new caption")  # fmt: skip
+    await ok(
+        telegram.Message,
+        "editMessageCaption",
+        chat_id=USER,
+        message_id=video["message_id"],
+        caption="new caption",
+    )
     await ok(telegram.File, "getFile", file_id=video["video"]["file_id"])
     await ok(telegram.WebhookInfo, "getWebhookInfo")
     await ok(telegram.ChatFullInfo, "getChat", chat_id=GROUP)
@@ -232,7 +261,9 @@ async def test_every_result_the_fake_returns_parses_cleanly(
     for cls, result in results:
         if cls is not None:
             parses_cleanly(cls, result)
-    assert results[-1][1]["last_error_message"] == "Wrong response from the webhook: 500"
+    assert results[-1][1]["last_error_message"] == (
+        "Wrong response from the webhook: 500 Internal Server Error"
+    )
     assert topic["reply_to_message"]["forum_topic_created"]["name"]
     statuses_seen = [r[1]["status"] for r in results if r[0] is telegram.ChatMember]
     assert statuses_seen == ["administrator", "left", "member"]
@@ -290,10 +321,17 @@ async def test_ptb_send_video_keeps_dimensions_thumbnail_and_bytes(
     origin = fake.user_text(USER, USER, "video please")
     payload = b"\0\0\0\x18ftypmp42" + bytes(range(256)) * 40
     sent = await bot.send_video(
-        USER, payload, filename="out.mp4", width=720, height=1280, duration=6,
-        supports_streaming=True, thumbnail=image(180, 320), caption="Done",
+        USER,
+        payload,
+        filename="out.mp4",
+        width=720,
+        height=1280,
+        duration=6,
+        supports_streaming=True,
+        thumbnail=image(180, 320),
+        caption="Done",
         reply_parameters=telegram.ReplyParameters(origin["message_id"]),
-    )  # fmt: skip
+    )
     video = sent.video
     assert video is not None and (video.width, video.height) == (720, 1280)
     assert video.file_name == "out.mp4"
@@ -369,7 +407,11 @@ async def test_ptb_webhook_delivery_carries_the_secret(
 async def test_routing_errors_and_case_insensitive_methods(fake: FakeBotApi, api: Api) -> None:
     assert await api("sendSticker", chat_id=USER) == (
         400,
-        {"ok": False, "error_code": 400, "description": "fake server does not implement sendSticker"},
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "fake server does not implement sendSticker",
+        },
     )
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{fake.base_url}/bot1:other/getMe") as response:
@@ -463,7 +505,9 @@ async def test_replies_threads_and_missing_targets(fake: FakeBotApi, api: Api) -
     assert first["reply_to_message"]["message_id"] == 7  # the topic's service message
     assert first["chat"]["is_forum"] is True
 
-    _, body = await api("sendMessage", chat_id=GROUP, text="r", reply_to_message_id=first["message_id"])
+    _, body = await api(
+        "sendMessage", chat_id=GROUP, text="r", reply_to_message_id=first["message_id"]
+    )
     assert body["result"]["message_thread_id"] == 7  # a reply stays in its topic
     assert body["result"]["reply_to_message"]["message_id"] == first["message_id"]
     assert "reply_to_message" not in body["result"]["reply_to_message"]
@@ -557,10 +601,17 @@ async def test_file_limits_and_kinds(fake: FakeBotApi, api: Api, bot: telegram.B
     big = fake.user_document(USER, USER, bytes(20 * 1024 * 1024 + 1), "big.bin", "application/zip")
     status, body = await api("getFile", file_id=big["document"]["file_id"])
     assert (status, body["description"]) == (400, "Bad Request: file is too big")
-    assert (await api("getFile", file_id="nope"))[1]["description"] == "Bad Request: invalid file_id"
+    assert (await api("getFile", file_id="nope"))[1][
+        "description"
+    ] == "Bad Request: invalid file_id"
 
     photo = await bot.send_photo(USER, image(1000, 500, "PNG"))
-    assert [(p.width, p.height) for p in photo.photo] == [(90, 45), (320, 160), (800, 400), (1000, 500)]
+    assert [(p.width, p.height) for p in photo.photo] == [
+        (90, 45),
+        (320, 160),
+        (800, 400),
+        (1000, 500),
+    ]
     animation = await bot.send_animation(USER, b"GIF89a fake", filename="a.gif")
     assert animation.animation and animation.document
     assert animation.animation.file_id == animation.document.file_id

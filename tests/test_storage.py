@@ -1,4 +1,4 @@
-"""Storage: migrations, compare-and-set transitions and the credit ledger, on a real SQLite file."""
+"""Storage: migrations, compare-and-set transitions and the credit ledger, on real SQLite."""
 
 from __future__ import annotations
 

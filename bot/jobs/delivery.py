@@ -16,6 +16,7 @@ from pathlib import Path
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import keyboards
+from bot.faults import crash_point
 from bot.jobs import views
 from bot.jobs.context import JobContext
 from bot.jobs.download import DownloadError, VideoTooLarge, download_video
@@ -38,6 +39,7 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
     if claimed.job is None:
         return  # another callback or poll is already delivering it, or the job was cancelled
     job = claimed.job
+    crash_point("claimed")
     await refresh_status(ctx, job, force=True)
     work = ctx.settings.work_dir / f"job-{job.id}"
     work.mkdir(parents=True, exist_ok=True)
@@ -45,6 +47,7 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         video = await _fetch(ctx, job, event, work)
         if video is None:
             return
+        crash_point("downloaded")
         info = await asyncio.to_thread(_prepare, video, work)
         sending = await ctx.store.transition(job.id, {S.DOWNLOADING}, S.SENDING)
         if sending.job is None:
@@ -107,6 +110,7 @@ async def _send(
 ) -> None:
     path, info, thumb = prepared
     title = title_of(ctx, job)
+    crash_point("before_send")
     await ctx.messenger.upload_action(target_of(job))
     try:
         sent = await ctx.messenger.send_video(
@@ -125,10 +129,12 @@ async def _send(
     except TelegramError as exc:
         await fail_job(ctx, job, {S.SENDING}, "send", f"{type(exc).__name__}: {exc}")
         return
+    crash_point("after_send")
     done = await ctx.store.transition(
         job.id, {S.SENDING}, S.DELIVERED, credit=Credit.SETTLE,
         video_file_id=sent.file_id, video_message_id=sent.message_id,
     )  # fmt: skip
+    crash_point("delivered")
     log.info(
         "job %s delivered: user=%s provider=%s task=%s message=%s",
         job.id, job.user_id, job.provider, job.task_id, sent.message_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from bot.faults import crash_point
 from bot.jobs import views
 from bot.jobs.context import JobContext
 from bot.jobs.messenger import Target
@@ -56,6 +57,7 @@ async def fail_job(
     )
     if done.job is None:
         return False
+    crash_point("failed")
     log.warning(
         "job %s %s: user=%s provider=%s task=%s kind=%s detail=%s refunded=%s",
         job.id, to.value, job.user_id, job.provider, job.task_id, kind, detail[:200],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.faults import crash_point
 from bot.jobs.context import JobContext
 from bot.jobs.delivery import deliver
 from bot.jobs.notify import fail_job, refresh_status
@@ -56,6 +57,7 @@ class JobRunner:
             if claimed.job is None:
                 return  # cancelled meanwhile
             job = claimed.job
+            crash_point("before_create")
             try:
                 submitted = await provider.submit(self._request(job, provider))
             except ProviderError as exc:
@@ -75,6 +77,7 @@ class JobRunner:
                 log.exception("job %s: unexpected error submitting to %s", job.id, provider.name)
                 await fail_job(ctx, job, {S.SUBMITTING}, "upstream", "internal error on submit")
                 return
+            crash_point("after_create")
             await self._submitted(job, provider, submitted.task_id, submitted.eta_s)
             return
 
@@ -113,6 +116,7 @@ class JobRunner:
         if done.job is None:
             log.info("job %s was cancelled while submitting; task %s ignored", job.id, task_id)
             return
+        crash_point("submitted")
         await refresh_status(ctx, done.job, force=True)
         if job.id in self._early_wakeups:
             self._early_wakeups.discard(job.id)
@@ -160,6 +164,7 @@ class JobRunner:
             if provider is None:
                 await fail_job(self.ctx, job, WAITING, "unavailable", "provider not configured")
                 return
+            crash_point("before_query")
             try:
                 event = await provider.query(job.task_id)
             except TaskNotFound:
@@ -170,6 +175,7 @@ class JobRunner:
                 await self._operator_alert(provider.name, exc)
                 await self._schedule_poll(job)
                 return
+            crash_point("after_query")
             await self._on_event(job, provider, event)
 
     async def _on_event(self, job: Job, provider: VideoProvider, event: TaskEvent) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from telegram import ForceReply, InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
+from bot.faults import crash_point
 from bot.jobs import views
 from bot.jobs.context import JobContext
 from bot.jobs.messenger import PhotoDownloadFailed, PhotoTooBig, Target
@@ -127,6 +128,7 @@ class JobService:
             model=model, options=self.models[model].defaults(), language=lang,
         )  # fmt: skip
         ctx.media.put(job.id, prepared, ttl_s=ctx.settings.media_ttl_s)
+        crash_point("draft_created")
         text, markup = await self._options_view(job)
         if photo.from_album:
             text = f"{text}\n\n{t(lang, 'options_album')}"
@@ -246,6 +248,7 @@ class JobService:
         if callable(stop) and job.task_id:
             stop(job.task_id)  # the local renderer can really stop; remote ones cannot
         log.info("job %s cancelled by user %s, refunded %s", job.id, job.user_id, done.refunded)
+        crash_point("cancelled")
         then = finish(ctx, done.job, refunded=done.refunded, notify=False)
         return Reply(raw(lang, "cancelled_alert"), then=then)
 

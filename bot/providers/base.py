@@ -46,6 +46,7 @@ class VideoProvider(Protocol):
     """An image-to-video API (or the built-in local renderer)."""
 
     name: str
+
     @property
     def models(self) -> Mapping[str, ModelSpec]:
         """Model key -> the options this provider accepts for it (what its API allows)."""

@@ -22,8 +22,9 @@ from types import TracebackType
 import aiohttp
 from aiohttp import web
 
+from bot.testing.bot_api_compose import Handler
 from bot.testing.bot_api_media import UPLOAD_LIMIT, MediaMethods
-from bot.testing.bot_api_messages import Handler, MessageMethods
+from bot.testing.bot_api_messages import MessageMethods
 from bot.testing.bot_api_store import MB, World
 from bot.testing.bot_api_updates import Signal, UpdateQueue
 from bot.testing.bot_api_users import SimulatedUsers

@@ -1,4 +1,4 @@
-"""Formatted text the way Telegram stores it: HTML parse mode (after tdlib) and auto entities.
+"""Telegram's HTML parse mode, after tdlib: plain text plus entities, or the exact 400.
 
 Telegram keeps plain text plus entities with UTF-16 offsets, never the markup the bot sent, and
 it rejects malformed HTML with a 400 that names the byte offset. A bare "<" in badly escaped user
@@ -7,7 +7,6 @@ input is the classic way to hit that error, so the fake reproduces it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from bot.testing.bot_api_wire import ApiError, Json, bad_request
@@ -31,14 +30,6 @@ _SIMPLE = {
 _TAGS = frozenset(_SIMPLE) | {"a", "tg-emoji", "blockquote", "tg-time"}
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _UNQUOTED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
-
-# What Telegram finds by itself in any message text (a subset: commands, mentions, tags, URLs).
-_AUTO = re.compile(
-    r"(?P<bot_command>(?<![\w/])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?)"
-    r"|(?P<mention>(?<![\w@])@[A-Za-z0-9_]{5,32})"
-    r"|(?P<hashtag>(?<![\w#])#\w*[^\W\d]\w*)"
-    r"|(?P<url>https?://[^\s<>\"]*[^\s<>\".,;:!?)\]'])"
-)
 
 
 def utf16_len(text: str) -> int:
@@ -248,41 +239,3 @@ def _entity(open_: _Open, length: int, stack: list[_Open]) -> Json | None:
     if attrs.get("format"):
         entity["date_time_format"] = attrs["format"]
     return entity
-
-
-def auto_entities(text: str, existing: list[Json] | None = None) -> list[Json]:
-    """Entities Telegram detects itself, skipping spans already covered by code, pre or links."""
-    covered = [
-        (e["offset"], e["offset"] + e["length"])
-        for e in existing or []
-        if e.get("type") in ("code", "pre", "text_link")
-    ]
-    found: list[Json] = []
-    for match in _AUTO.finditer(text):
-        kind = match.lastgroup or "url"
-        start = utf16_len(text[: match.start()])
-        length = utf16_len(match.group())
-        if any(start < end and begin < start + length for begin, end in covered):
-            continue
-        found.append({"type": kind, "offset": start, "length": length})
-    return found
-
-
-def render(
-    text: str, parse_mode: str | None, entities: list[Json] | None
-) -> tuple[str, list[Json]]:
-    """The stored (text, entities) for what the bot sent; explicit entities win over parse_mode."""
-    if entities:
-        plain, parsed = text, [dict(e) for e in entities]
-    else:
-        mode = (parse_mode or "").lower()
-        if mode == "html":
-            plain, parsed = parse_html(text)
-        elif mode in ("", "markdown", "markdownv2"):
-            # Markdown is not rendered: the text is kept as sent (the bot uses HTML).
-            plain, parsed = text, []
-        else:
-            raise bad_request("unsupported parse_mode")
-    merged = parsed + auto_entities(plain, parsed)
-    merged.sort(key=lambda e: (e["offset"], -e["length"]))
-    return plain, merged

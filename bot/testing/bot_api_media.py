@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from PIL import Image
 
-from bot.testing.bot_api_messages import (
+from bot.testing.bot_api_compose import (
     MAX_CAPTION,
     Handler,
     formatted,

@@ -6,7 +6,7 @@ import copy
 import itertools
 import mimetypes
 
-from bot.testing.bot_api_html import auto_entities
+from bot.testing.bot_api_compose import auto_entities
 from bot.testing.bot_api_store import World, now
 from bot.testing.bot_api_updates import UpdateQueue
 from bot.testing.bot_api_wire import Json
