@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.telegram_bot_token,
             settings.telegram_webhook_secret,
             settings.metrics_token,
-            settings.apikley_hmac_key,
+            settings.apikley_webhook_hmac_key,
             *settings.provider_keys().values(),
         )
         if value is not None

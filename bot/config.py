@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     evolink_base_url: str = Field("https://api.evolink.ai", description=_URL)
     apikley_api_key: SecretStr | None = Field(None, description="an API key")
     apikley_base_url: str = Field("https://api.apikley.ru", description=_URL)
-    apikley_hmac_key: SecretStr | None = Field(None, description="an HMAC key")
+    apikley_webhook_hmac_key: SecretStr | None = Field(None, description="an HMAC key")
     foxapi_api_key: SecretStr | None = Field(None, description="an API key")
     foxapi_base_url: str = Field("https://api.foxapi.cc", description=_URL)
     aimlapi_api_key: SecretStr | None = Field(None, description="an API key")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -77,7 +77,7 @@ def form(params: Json) -> dict[str, str]:
     return out
 
 
-Api = Callable[..., Awaitable[tuple[int, Json]]]
+Api = Callable[..., Coroutine[Any, Any, tuple[int, Json]]]
 
 
 @pytest.fixture(name="fake")
@@ -153,6 +153,9 @@ async def test_every_update_the_test_api_builds_parses_cleanly(fake: FakeBotApi,
         update = parses_cleanly(telegram.Update, raw)
         kinds.append(update.effective_message is not None or update.callback_query is not None)
     assert len(kinds) == 8 and all(kinds)
+    png_document = body["result"][5]["message"]["document"]
+    assert png_document["thumbnail"]["width"] == 320 and png_document["file_name"] == "cat.png"
+    assert "thumbnail" not in body["result"][6]["message"]["document"]
     first = telegram.Update.de_json(body["result"][0], None)
     assert first.message is not None
     assert [p.width for p in first.message.photo] == [90, 320, 800, 1280, 1600]
@@ -267,6 +270,16 @@ async def test_every_result_the_fake_returns_parses_cleanly(
     assert topic["reply_to_message"]["forum_topic_created"]["name"]
     statuses_seen = [r[1]["status"] for r in results if r[0] is telegram.ChatMember]
     assert statuses_seen == ["administrator", "left", "member"]
+    messages = [r for c, r in results if c is telegram.Message]
+    assert [e["type"] for e in messages[0]["entities"]] == [
+        "bold", "italic", "text_link", "code", "strikethrough"
+    ]  # fmt: skip
+    assert messages[0]["reply_to_message"]["photo"] == user_photo["photo"]
+    assert messages[1]["reply_to_message"]["forum_topic_created"]
+    assert "reply_markup" not in messages[3]  # ForceReply is never echoed in a Message
+    assert "reply_markup" not in messages[5]  # editMessageReplyMarkup without markup drops it
+    assert video["video"]["thumbnail"]["width"] == 320 and video["caption"] == "v"
+    assert messages[7]["animation"]["file_id"] == messages[7]["document"]["file_id"]
 
 
 # --- driven by the real python-telegram-bot -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -428,3 +429,21 @@ def test_shape_problems_catches_drift() -> None:
         "$.extra: not in the example nor documented"
     ]
     assert shape_problems({"id": "x", "extra": 1}, {"id": "x"}, {"$": {"extra"}}) == []
+
+
+async def test_callback_schedule_scaled_and_at_full_speed(host: ImageHost) -> None:
+    """Retry gaps are at least the documented 1 s / 2 s / 4 s times `time_scale`."""
+    for scale, statuses in ((0.01, [500, 500, 500, 200]), (1.0, [502, 200])):
+        async with (
+            EvolinkFake(time_scale=scale) as fake,
+            CallbackReceiver(statuses) as receiver,
+        ):
+            headers = {"Authorization": f"Bearer {fake.api_key}"}
+            async with httpx.AsyncClient(base_url=fake.base_url, headers=headers) as c:
+                task_id = (await create(c, grok(host, callback_url=receiver.url("/cb"))))["id"]
+            fake.succeed(task_id)
+            attempts = await fake.wait_callback_attempts(len(statuses))
+            assert [a.outcome for a in attempts] == statuses
+            gaps = [b.time - a.time for a, b in itertools.pairwise(attempts)]
+            # Lower bounds only: asyncio.sleep never returns early, so these cannot flake.
+            assert all(g >= d * scale for g, d in zip(gaps, (1.0, 2.0, 4.0), strict=False))

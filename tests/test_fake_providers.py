@@ -7,14 +7,17 @@ so one test body checks all four fakes the same way over real HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
+from PIL import Image
 
 from bot.testing.providers import (
     AimlapiFake,
@@ -29,7 +32,7 @@ from bot.testing.providers import (
 )
 from bot.testing.providers.evolink import GROK
 from bot.testing.providers.receivers import CallbackReceiver, ImageHost
-from bot.testing.sample_media import make_sample_photo
+from bot.testing.sample_media import make_big_file, make_sample_mp4, make_sample_photo
 
 DATA = Path(__file__).parent / "data"
 
@@ -340,3 +343,42 @@ async def test_dropped_and_malformed_callbacks(cb_rig: Rig) -> None:
         assert got.path == "/cb/2"
         with pytest.raises(ValueError):
             json.loads(got.body)
+
+
+# -- sample media ---------------------------------------------------------------------------------
+def test_sample_mp4_is_real_h264_with_aac() -> None:
+    data = make_sample_mp4(1.0, 64, 48)
+    assert make_sample_mp4(1.0, 64, 48) is data  # cached
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        assert video.codec_context.name == "h264"
+        assert (video.codec_context.width, video.codec_context.height) == (64, 48)
+        assert [s.codec_context.name for s in container.streams.audio] == ["aac"]
+        assert container.duration is not None
+        assert abs(container.duration / 1_000_000 - 1.0) < 0.1
+        frames = [f.to_image().tobytes() for f in container.decode(video=0)]
+    assert len(frames) == 12
+    assert frames[0] != frames[-1]  # the picture moves
+
+
+def test_sample_mp4_without_audio() -> None:
+    with av.open(io.BytesIO(make_sample_mp4(0.5, 33, 21, with_audio=False, fps=8))) as c:
+        assert len(c.streams.audio) == 0
+        v = c.streams.video[0].codec_context
+        assert (v.width, v.height, v.pix_fmt) == (34, 22, "yuv420p")  # rounded up to even
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_sample_photo_formats(fmt: str) -> None:
+    with Image.open(io.BytesIO(make_sample_photo(320, 200, fmt))) as image:
+        assert (image.format, image.size) == (fmt, (320, 200))
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20) or []
+        assert len(colours) > 100  # structure, not a flat colour
+
+
+def test_big_file_is_a_padded_playable_mp4() -> None:
+    size = 3 * 1024 * 1024
+    data = make_big_file(size)
+    assert len(data) == size
+    with av.open(io.BytesIO(data)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 12

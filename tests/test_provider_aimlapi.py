@@ -125,9 +125,10 @@ async def test_submit_status_error_in_a_200_is_refused() -> None:
         await provider(Replay(httpx.Response(200, json=body))).submit(request())
 
 
-async def test_submit_without_id_is_upstream() -> None:
-    with pytest.raises(UpstreamError):
+async def test_submit_without_id_is_outcome_unknown() -> None:
+    with pytest.raises(ProviderTimeout) as info:
         await provider(Replay(httpx.Response(200, json={"status": "queued"}))).submit(request())
+    assert info.value.outcome_unknown
 
 
 async def test_submit_connection_drop_after_send_is_outcome_unknown() -> None:
@@ -233,10 +234,11 @@ async def test_429_retry_after_then_gives_up(no_sleep: list[float]) -> None:
     assert no_sleep == [2.0] * _http.RATE_LIMIT_RETRIES and info.value.retry_after == 2
 
 
-async def test_truncated_json_is_upstream() -> None:
+async def test_truncated_create_answer_is_outcome_unknown() -> None:
     cut = httpx.Response(200, content=b'{"id": "60ac7c34-3224')
-    with pytest.raises(UpstreamError):
+    with pytest.raises(ProviderTimeout) as info:
         await provider(Replay(cut)).submit(request())
+    assert info.value.outcome_unknown
 
 
 def test_callbacks_are_refused() -> None:

@@ -121,10 +121,11 @@ async def test_submit_requires_a_prompt() -> None:
     assert replay.requests == []
 
 
-async def test_submit_without_task_id_is_upstream() -> None:
+async def test_submit_without_task_id_is_outcome_unknown() -> None:
     replay = Replay(httpx.Response(200, json={"code": 200, "msg": "success", "data": {}}))
-    with pytest.raises(UpstreamError):
+    with pytest.raises(ProviderTimeout) as info:
         await provider(replay).submit(request())
+    assert info.value.outcome_unknown
 
 
 async def test_submit_timeout_after_send_is_outcome_unknown() -> None:

@@ -157,11 +157,12 @@ async def test_submit_refuses_locally_without_a_request(req: VideoRequest, why: 
     assert replay.requests == []
 
 
-async def test_submit_without_task_id_is_upstream() -> None:
+async def test_submit_without_task_id_is_outcome_unknown() -> None:
     body = data("create_grok")
     del body["id"]
-    with pytest.raises(UpstreamError):
+    with pytest.raises(ProviderTimeout) as info:
         await provider(Replay(httpx.Response(200, json=body))).submit(request())
+    assert info.value.outcome_unknown and not info.value.next_provider_may_try
 
 
 async def test_submit_timeout_after_send_is_outcome_unknown_and_single() -> None:

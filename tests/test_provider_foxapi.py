@@ -110,8 +110,9 @@ async def test_submit_defaults_and_quality_as_resolution() -> None:
 async def test_submit_requires_prompt_and_id() -> None:
     with pytest.raises(ProviderValidationError):
         await provider(Replay()).submit(request(prompt=""))
-    with pytest.raises(UpstreamError):
+    with pytest.raises(ProviderTimeout) as info:
         await provider(Replay(httpx.Response(200, json={"status": "pending"}))).submit(request())
+    assert info.value.outcome_unknown
 
 
 async def test_submit_timeout_after_send_is_outcome_unknown() -> None:

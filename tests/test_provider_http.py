@@ -206,13 +206,13 @@ async def test_html_error_page_is_upstream_with_short_excerpt(sleeps: list[float
 
 
 @pytest.mark.parametrize("content", [b"", b"   ", b'{"id": "task-unif', b"<html>oops</html>"])
-async def test_unreadable_200_body_on_create_is_upstream_and_not_retried(
+async def test_unreadable_200_body_on_create_is_outcome_unknown_and_not_retried(
     sleeps: list[float], content: bytes
 ) -> None:
     replay = Replay(httpx.Response(200, content=content), httpx.Response(200, json={"id": "x"}))
-    with pytest.raises(UpstreamError) as info:
+    with pytest.raises(ProviderTimeout) as info:
         await call(replay, create=True)
-    assert info.value.status == 200
+    assert info.value.status == 200 and info.value.outcome_unknown
     assert len(replay.requests) == 1
 
 

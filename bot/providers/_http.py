@@ -166,8 +166,12 @@ async def call_json(
                 )
                 err.request_id = _request_id(response, None)
                 if create:
-                    # The vendor said yes but we cannot read the task id: never create twice.
-                    raise err
+                    # The vendor said yes but we cannot read the task id: a task (and a charge)
+                    # may exist, so the outcome is unknown and no other provider may try.
+                    raise ProviderTimeout(
+                        err.message, outcome_unknown=True, provider=provider,
+                        status=response.status_code, request_id=err.request_id,
+                    )  # fmt: skip
             else:
                 checked = body_error(body, response) if body_error else None
                 if checked is None:

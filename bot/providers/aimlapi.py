@@ -19,7 +19,7 @@ from bot.models import ErrorKind, TaskEvent, TaskState
 from bot.providers import _http
 from bot.providers import _parsing as P
 from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
-from bot.providers.errors import ProviderError, UpstreamError
+from bot.providers.errors import ProviderError, ProviderTimeout, UpstreamError, outcome_unknown
 
 NAME = "aimlapi"
 VENDOR_MODEL = "x-ai/grok-imagine-video"
@@ -137,13 +137,18 @@ class AimlapiProvider:
             map_error=map_error,
         )
         if not isinstance(body, dict):
-            raise UpstreamError("create answer is not an object", provider=NAME, status=200)
+            raise outcome_unknown("create answer is not an object", provider=NAME, status=200)
         if str(body.get("status") or "").strip().lower() == "error":
             kind, code, message = _failure(P.obj(body.get("error")))
             raise P.make_error(kind, NAME, message or "generation refused", status=200, code=code)
         task_id = body.get("id") or body.get("generation_id")
         if not isinstance(task_id, str) or not task_id:
-            raise UpstreamError("create answer has no generation id", provider=NAME, status=200)
+            raise ProviderTimeout(
+                "create answer has no generation id",
+                outcome_unknown=True,
+                provider=NAME,
+                status=200,
+            )
         return Submitted(task_id=task_id)
 
     async def query(self, task_id: str) -> TaskEvent:

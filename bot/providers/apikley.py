@@ -24,7 +24,7 @@ from bot.models import ErrorKind, TaskEvent, TaskState
 from bot.providers import _http
 from bot.providers import _parsing as P
 from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
-from bot.providers.errors import ProviderError, UpstreamError
+from bot.providers.errors import ProviderError, UpstreamError, outcome_unknown
 
 NAME = "apikley"
 VENDOR_MODEL = "grok-imagine/image-to-video"
@@ -181,7 +181,8 @@ class ApikleyProvider:
         data = P.obj(body.get("data"))
         task_id = data.get("taskId") or data.get("task_id") or body.get("taskId")
         if not isinstance(task_id, str) or not task_id:
-            raise UpstreamError("create answer has no taskId", provider=NAME, status=200)
+            # A yes without an id: a task may exist, so never let another provider try.
+            raise outcome_unknown("create answer has no taskId", provider=NAME, status=200)
         return Submitted(task_id=task_id)
 
     async def query(self, task_id: str) -> TaskEvent:

@@ -118,3 +118,8 @@ def error_for(kind: ErrorKind, message: str, **kwargs: object) -> ProviderError:
     """Build the tree's class for `kind` (TIMEOUT has its own constructor)."""
     cls = ERROR_CLASSES.get(kind, ProviderError)
     return cls(message, **kwargs)  # type: ignore[arg-type]
+
+
+def outcome_unknown(message: str, *, provider: str, status: int | None = None) -> ProviderTimeout:
+    """A create the vendor may have accepted although we cannot tell its task id."""
+    return ProviderTimeout(message, outcome_unknown=True, provider=provider, status=status)

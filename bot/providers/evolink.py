@@ -20,7 +20,7 @@ from bot.models import ErrorKind, TaskEvent, TaskState
 from bot.providers import _http
 from bot.providers import _parsing as P
 from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
-from bot.providers.errors import ProviderError, UpstreamError
+from bot.providers.errors import ProviderError, UpstreamError, outcome_unknown
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,8 @@ class EvolinkProvider:
         )
         task_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(task_id, str) or not task_id:
-            raise UpstreamError("create answer has no task id", provider=NAME, status=200)
+            # A yes without an id: a task may exist, so never let another provider try.
+            raise outcome_unknown("create answer has no task id", provider=NAME, status=200)
         info = P.obj(body.get("task_info"))
         return Submitted(task_id=task_id, eta_s=P.as_int(info.get("estimated_time")))
 

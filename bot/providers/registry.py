@@ -62,7 +62,7 @@ def build_providers(
                 EvolinkProvider(client, api_key=secret, base_url=settings.evolink_base_url)
             )
         elif name == "apikley":
-            hmac_key = settings.apikley_hmac_key
+            hmac_key = settings.apikley_webhook_hmac_key
             providers.append(
                 ApikleyProvider(
                     client,

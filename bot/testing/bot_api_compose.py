@@ -13,6 +13,7 @@ from bot.testing.bot_api_wire import ApiError, Json, UploadedFile, bad_request
 Handler = Callable[[Json, dict[str, UploadedFile]], Awaitable[Any]]
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+
 # What Telegram finds by itself in any message text (a subset: commands, mentions, tags, URLs).
 _AUTO = re.compile(
     r"(?P<bot_command>(?<![\w/])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?)"

@@ -183,82 +183,6 @@ class FakeProviderServer(TaskLifecycle):
             raise ValueError("'drop' applies to the callback route only")
         self._faults[route].append(Fault(fault, times, retry_after))
 
-    async def wait_for(self, predicate: Callable[[], _T | None], timeout: float = 10.0) -> _T:  # noqa: ASYNC109
-        """Return `predicate()` as soon as it is not None (checked after every change)."""
-
-        async def _poll() -> _T:
-            while True:
-                changed = self._changed
-                found = predicate()
-                if found is not None:
-                    return found
-                await changed.wait()
-
-        return await asyncio.wait_for(_poll(), timeout)
-
-    async def wait_request(
-        self,
-        path_substring: str,
-        where: Callable[[Recorded], bool] | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109
-    ) -> Recorded:
-        """The first request (past or future) whose path contains `path_substring`."""
-
-        def find() -> Recorded | None:
-            return next(
-                (
-                    r
-                    for r in self.requests
-                    if path_substring in r.path and (where is None or where(r))
-                ),
-                None,
-            )
-
-        return await self.wait_for(find, timeout)
-
-    async def wait_task(self, n: int = 1, timeout: float = 10.0) -> FakeTask:  # noqa: ASYNC109
-        """The `n`-th task created (1-based), once it exists."""
-        return await self.wait_for(
-            lambda: list(self.tasks.values())[n - 1] if len(self.tasks) >= n else None, timeout
-        )
-
-    async def wait_status(self, task_id: str, status: str, timeout: float = 10.0) -> FakeTask:  # noqa: ASYNC109
-        """The task once its status is `status`."""
-        task = self.tasks[task_id]
-        return await self.wait_for(lambda: task if task.status == status else None, timeout)
-
-    async def wait_callback_attempts(
-        self,
-        count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109
-    ) -> list[CallbackAttempt]:
-        """All callback attempts once there are at least `count`."""
-        return await self.wait_for(
-            lambda: list(self.callback_attempts) if len(self.callback_attempts) >= count else None,
-            timeout,
-        )
-
-    async def idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until no callback delivery or auto-complete timer is in flight."""
-
-        async def _drain() -> None:
-            while self._background:
-                await asyncio.gather(*list(self._background), return_exceptions=True)
-
-        await asyncio.wait_for(_drain(), timeout)
-
-    def requests_to(self, route: str) -> list[Recorded]:
-        """The recorded requests of one route (create, query, download)."""
-        return [r for r in self.requests if r.route == route]
-
-    def bot_token_leaks(self) -> list[str]:
-        """Every URL or body the fake received that looks like it carries a bot token."""
-        seen = [
-            r.path + "?" + "&".join(f"{k}={v}" for k, v in r.query.items()) for r in self.requests
-        ]
-        seen += [r.text for r in self.requests]
-        return [s for s in seen if looks_like_bot_token(s)]
-
     # -- helpers for vendor handlers -----------------------------------------------------------
     async def create_task(
         self,
@@ -321,11 +245,6 @@ class FakeProviderServer(TaskLifecycle):
         if self._client is None:
             raise RuntimeError("the fake server is not started")
         return self._client
-
-    def _bump(self) -> None:
-        # Wake every waiter: swap in a fresh event, then set the old one.
-        old, self._changed = self._changed, asyncio.Event()
-        old.set()
 
     def _take_fault(self, route: str) -> Fault | None:
         queue = self._faults.get(route)
