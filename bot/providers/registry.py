@@ -36,12 +36,36 @@ class ProviderRegistry:
         return next(iter(self.models()))
 
     def candidates(self, model: str, values: dict[str, str]) -> list[VideoProvider]:
-        """Providers that can make this model with exactly these option values, in order."""
-        return [p for p in self.providers if model in p.models and p.models[model].accepts(values)]
+        """Providers that can make this model as chosen, in order (failover goes down the list).
+
+        A provider qualifies when it accepts every chosen value it has an option for, and every
+        option it lacks was left at its default (so the user gets what they picked and paid for).
+        """
+        origin = self.models().get(model)
+        if origin is None:
+            return []
+        return [
+            p
+            for p in self.providers
+            if model in p.models and _can_make(p.models[model], origin, values)
+        ]
 
     @property
     def needs_public_url(self) -> bool:
         return any(p.needs_public_image for p in self.providers)
+
+
+def _can_make(spec: ModelSpec, origin: ModelSpec, values: dict[str, str]) -> bool:
+    for name, value in values.items():
+        own = spec.option(name)
+        if own is not None:
+            if value not in own.values:
+                return False
+            continue
+        shown = origin.option(name)
+        if shown is None or value != shown.default:
+            return False
+    return True
 
 
 def build_providers(

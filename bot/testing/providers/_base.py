@@ -26,10 +26,10 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from aiohttp import web
 
-from bot.testing.providers._images import check_image, looks_like_bot_token
+from bot.testing.providers._faults import FaultInjection
+from bot.testing.providers._images import check_image
 from bot.testing.providers._lifecycle import TaskLifecycle
 from bot.testing.providers._records import (
-    NAMED_FAULTS,
     ROUTES,
     CallbackAttempt,
     FakeTask,
@@ -45,14 +45,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _AFTER = web.RequestKey("fake_after_response", list[Callable[[], None]])
 # The path of the request being answered (vendors such as aimlapi echo it in error bodies).
 current_path: ContextVar[str] = ContextVar("fake_provider_path", default="")
-_HTML_502 = (
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
 
 
-class FakeProviderServer(TaskLifecycle):
+class FakeProviderServer(FaultInjection, TaskLifecycle):
     """Base of every fake provider; see the module docstring and `TESTING.md` section 5."""
 
     # "task": a refused image fails the task; "create": the create request is refused
@@ -161,28 +156,6 @@ class FakeProviderServer(TaskLifecycle):
         """The task failure (code, message) for a refused image."""
         return self.default_failure[0], check.reason
 
-    # -- test control --------------------------------------------------------------------------
-    def inject(
-        self, fault: str, route: str, times: int = 1, retry_after: float | None = None
-    ) -> None:
-        """Arm `fault` ("429", "500", "html502", "timeout", "malformed", any status) on `route`.
-
-        Routes: create, query, download, callback. Status faults answer before any work is
-        done; "timeout" (never answers until `stop`) and "malformed" (200 with a truncated
-        body) happen after the fake did the work, so a create still makes its task. On the
-        callback route "timeout"/"drop" lose the callback and "malformed" truncates its body.
-        """
-        if route not in ROUTES:
-            raise ValueError(f"unknown route {route!r}; use one of {ROUTES}")
-        is_status = fault.isdigit() and len(fault) == 3
-        if fault not in NAMED_FAULTS and not is_status:
-            raise ValueError(f"unknown fault {fault!r}")
-        if route == "callback" and fault not in ("timeout", "drop", "malformed"):
-            raise ValueError("the callback route takes 'timeout', 'drop' or 'malformed'")
-        if fault == "drop" and route != "callback":
-            raise ValueError("'drop' applies to the callback route only")
-        self._faults[route].append(Fault(fault, times, retry_after))
-
     # -- helpers for vendor handlers -----------------------------------------------------------
     async def create_task(
         self,
@@ -245,22 +218,6 @@ class FakeProviderServer(TaskLifecycle):
         if self._client is None:
             raise RuntimeError("the fake server is not started")
         return self._client
-
-    def _take_fault(self, route: str) -> Fault | None:
-        queue = self._faults.get(route)
-        if not queue:
-            return None
-        fault = queue[0]
-        fault.times -= 1
-        if fault.times <= 0:
-            queue.popleft()
-        return fault
-
-    def _fault_response(self, fault: Fault) -> web.Response:
-        headers = {"Retry-After": str(round(fault.retry_after))} if fault.retry_after else None
-        if fault.kind == "html502":
-            return web.Response(status=502, text=_HTML_502, content_type="text/html")
-        return self.error_response(int(fault.kind), headers=headers)
 
     def _authorised(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.api_key}"

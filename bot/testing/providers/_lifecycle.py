@@ -17,11 +17,12 @@ from typing import Any, ClassVar
 import httpx
 
 from bot.testing.providers._images import is_loopback_url
+from bot.testing.providers._observe import Observations
 from bot.testing.providers._records import CallbackAttempt, FakeTask, Fault, ScriptSpec
 from bot.testing.sample_media import make_sample_mp4
 
 
-class TaskLifecycle:
+class TaskLifecycle(Observations):
     """The task state machine and callback sender; `FakeProviderServer` builds on it."""
 
     vendor: ClassVar[str] = "fake"
@@ -35,8 +36,6 @@ class TaskLifecycle:
     # delays before each retry of a failed callback; () = sent once
     callback_retry_delays: ClassVar[tuple[float, ...]] = ()
 
-    tasks: dict[str, FakeTask]
-    callback_attempts: list[CallbackAttempt]
     duplicate_callbacks: int
     time_scale: float
     callback_timeout: float
@@ -44,11 +43,7 @@ class TaskLifecycle:
     auto_steps: int
     auto_delay: float | None
     _scripts: deque[ScriptSpec]
-    _background: set[asyncio.Task[Any]]
     _client: httpx.AsyncClient | None
-
-    def _bump(self) -> None:
-        raise NotImplementedError
 
     def _take_fault(self, route: str) -> Fault | None:
         raise NotImplementedError
