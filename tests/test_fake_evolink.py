@@ -140,6 +140,8 @@ async def test_create_query_lifecycle_and_download(
     assert done["results"] == [f"{fake.base_url}/files/{task_id}.mp4"]
     async with httpx.AsyncClient() as plain:  # a CDN URL: no key sent
         got = await plain.get(done["results"][0])
+        head = await plain.head(done["results"][0])
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(video))
     assert got.status_code == 200 and got.content == video
     assert got.headers["content-type"] == "video/mp4"
     assert got.headers["content-length"] == str(len(video))

@@ -19,9 +19,9 @@ import asyncio
 import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import httpx
 from aiohttp import web
@@ -39,7 +39,6 @@ from bot.testing.providers._records import (
 )
 from bot.testing.providers._validate import Invalid
 
-_T = TypeVar("_T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Actions that run once the response is on the wire (e.g. failing a task for a refused image).
 _AFTER = web.RequestKey("fake_after_response", list[Callable[[], None]])
@@ -140,17 +139,7 @@ class FakeProviderServer(FaultInjection, TaskLifecycle):
         """Register the vendor's routes, named "create" and "query"."""
         raise NotImplementedError
 
-    def error_response(
-        self,
-        status: int,
-        message: str | None = None,
-        *,
-        param: str | None = None,
-        code: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> web.Response:
-        """The vendor's error body for HTTP `status`."""
-        raise NotImplementedError
+    # error_response(status, message, *, param, code, headers): see FaultInjection.
 
     def image_task_error(self, check: ImageCheck) -> tuple[str, str]:
         """The task failure (code, message) for a refused image."""

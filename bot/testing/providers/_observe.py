@@ -83,11 +83,14 @@ class Observations:
     async def idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until no callback delivery or auto-complete timer is in flight."""
 
-        async def _drain() -> None:
-            while self._background:
-                await asyncio.gather(*list(self._background), return_exceptions=True)
-
-        await asyncio.wait_for(_drain(), timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._background:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError("the fake still has callbacks or timers in flight")
+            # asyncio.wait, unlike gather, never cancels the jobs when it gives up.
+            await asyncio.wait(list(self._background), timeout=remaining)
 
     def requests_to(self, route: str) -> list[Recorded]:
         """The recorded requests of one route (create, query, download)."""
@@ -102,7 +105,6 @@ class Observations:
         return [s for s in seen if looks_like_bot_token(s)]
 
     def _bump(self) -> None:
-        """Wake every waiter after a change."""
-        # Wake every waiter: swap in a fresh event, then set the old one.
+        """Wake every waiter after a change: swap in a fresh event, then set the old one."""
         old, self._changed = self._changed, asyncio.Event()
         old.set()
