@@ -35,7 +35,11 @@ async def send_photo_and_get_options(
     photo = tg.user_photo(user, user, make_sample_photo(640, 480), caption, **kw)
     call = await tg.wait_call(
         "sendMessage",
-        lambda c: c.params["chat_id"] == photo["chat"]["id"] and is_options_message(c),
+        lambda c: (
+            c.status == 200
+            and c.params["chat_id"] == photo["chat"]["id"]
+            and is_options_message(c)
+        ),
     )
     return photo, call
 

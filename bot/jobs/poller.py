@@ -13,9 +13,9 @@ from bot.models import JobStatus
 
 log = logging.getLogger(__name__)
 S = JobStatus
-TICK_S = 1.0
-WATCHDOG_EVERY_TICKS = 10
-PURGE_EVERY_TICKS = 600
+TICK_S = 1.0  # at most; shorter when polls are configured to be more frequent
+WATCHDOG_EVERY_S = 10.0
+PURGE_EVERY_S = 600.0
 
 
 class Poller:
@@ -84,18 +84,21 @@ class Poller:
         log.info("recovery done")
 
     async def run(self) -> None:
-        """The loop: poll every tick, watchdog every few ticks, purge media now and then."""
-        tick = 0
+        """The loop: poll due jobs every tick, the watchdog and the media purge less often."""
+        tick = max(0.02, min(TICK_S, self.ctx.settings.poll_initial_s / 2))
+        last_watchdog = last_purge = 0.0
         while True:
             try:
                 await self.poll_once()
-                if tick % WATCHDOG_EVERY_TICKS == 0:
+                now = self.ctx.clock()
+                if now - last_watchdog >= WATCHDOG_EVERY_S:
+                    last_watchdog = now
                     await self.watchdog_once()
-                if tick % PURGE_EVERY_TICKS == 0:
+                if now - last_purge >= PURGE_EVERY_S:
+                    last_purge = now
                     self.ctx.media.purge_expired()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("poller step failed; continuing")
-            tick += 1
-            await asyncio.sleep(TICK_S)
+            await asyncio.sleep(tick)

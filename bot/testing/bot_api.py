@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.testing.bot_api_compose import Handler
-from bot.testing.bot_api_media import UPLOAD_LIMIT, MediaMethods
+from bot.testing.bot_api_media import LOCAL_UPLOAD_LIMIT, UPLOAD_LIMIT, MediaMethods
 from bot.testing.bot_api_messages import MessageMethods
 from bot.testing.bot_api_store import MB, World
 from bot.testing.bot_api_updates import Signal, UpdateQueue
@@ -72,7 +72,10 @@ class FakeBotApi(SimulatedUsers):
         bot_username: str = "photo2video_bot",
         bot_first_name: str = "Photo2Video",
         webhook_retry_delays: tuple[float, ...] = (0.05, 0.2, 0.5),
+        local_mode: bool = False,
     ) -> None:
+        # local_mode: behave like a local Bot API server (uploads up to 2000 MB).
+        self.upload_limit = LOCAL_UPLOAD_LIMIT if local_mode else UPLOAD_LIMIT
         self.token = token
         self.world = World(bot_id, bot_username, bot_first_name)
         self.signal = Signal()
@@ -89,7 +92,7 @@ class FakeBotApi(SimulatedUsers):
         self._delivery: asyncio.Task[None] | None = None
         handlers: dict[str, Handler] = {
             **MessageMethods(self.world, self._open_queries, self.answered_callbacks).handlers(),
-            **MediaMethods(self.world, lambda: self._session).handlers(),
+            **MediaMethods(self.world, lambda: self._session, self.upload_limit).handlers(),
             "getUpdates": self._get_updates,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
@@ -99,7 +102,7 @@ class FakeBotApi(SimulatedUsers):
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve on host:port (0 = a free port) and start webhook delivery."""
-        app = web.Application(client_max_size=2 * UPLOAD_LIMIT + MB)
+        app = web.Application(client_max_size=2 * self.upload_limit + MB)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{path:.*}", self._handle_file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)

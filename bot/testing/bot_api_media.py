@@ -25,6 +25,7 @@ from bot.testing.bot_api_store import DOWNLOAD_LIMIT, MB, StoredFile, World
 from bot.testing.bot_api_wire import ApiError, Json, UploadedFile, bad_request
 
 UPLOAD_LIMIT = 50 * MB  # multipart uploads to the cloud Bot API
+LOCAL_UPLOAD_LIMIT = 2000 * MB  # a local Bot API server (--local)
 _URL_LIMIT = {"photo": 5 * MB}  # send-by-URL; other kinds DOWNLOAD_LIMIT (20 MB)
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _DEFAULT_MIME = {"video": "video/mp4", "animation": "video/mp4"}
@@ -35,9 +36,15 @@ _THUMB_MAX_SIDE = 320
 class MediaMethods:
     """Handlers that take or return files; uploads are kept and re-sendable by file_id."""
 
-    def __init__(self, world: World, session: Callable[[], aiohttp.ClientSession | None]) -> None:
+    def __init__(
+        self,
+        world: World,
+        session: Callable[[], aiohttp.ClientSession | None],
+        upload_limit: int = UPLOAD_LIMIT,
+    ) -> None:
         self.world = world
         self.session = session
+        self.upload_limit = upload_limit
 
     def handlers(self) -> dict[str, Handler]:
         """Method name -> handler."""
@@ -88,7 +95,7 @@ class MediaMethods:
         if upload is None and isinstance(value, str) and value.startswith(("http://", "https://")):
             upload = await self._fetch(kind, value)
         if upload is not None:
-            if len(upload.data) > UPLOAD_LIMIT:
+            if len(upload.data) > self.upload_limit:
                 raise ApiError(413, "Request Entity Too Large")
             if not upload.data:
                 raise bad_request("file must be non-empty")
