@@ -63,8 +63,11 @@ def setup_logging(level: str, fmt: str, secrets: Iterable[str]) -> RedactSecrets
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Request lines add nothing an operator needs and would carry the token if unfiltered.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    quiet_noisy_loggers()
     return redact
+
+
+def quiet_noisy_loggers() -> None:
+    """Request lines add nothing an operator needs and would carry the token if unfiltered."""
+    for name in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -134,6 +134,9 @@ class BotRuntime:
             .rate_limiter(AIORateLimiter(max_retries=5))
             .concurrent_updates(True)
             .media_write_timeout(300)
+            # A second connection lets the final getUpdates (confirming the last offset on stop)
+            # go out while the cancelled long poll is still being torn down.
+            .get_updates_connection_pool_size(2)
         )
         if s.telegram_local_mode:
             builder = builder.local_mode(True)

@@ -64,8 +64,8 @@ EN: dict[str, str] = {
         "✍️ What should happen in the video? Reply to this message with a short description."
     ),
     "ask_prompt_optional": (
-        "✍️ What should happen in the video? Reply with a short description, or press "
-        "“No prompt” to let the model improvise."
+        "✍️ What should happen in the video? Reply with a short description, or just press "
+        "Generate to let the model improvise."
     ),
     "credits_n": "{n} credit(s)",
     "unit_seconds": "{n} s",
@@ -152,4 +152,19 @@ EN: dict[str, str] = {
     "status_word_failed": "failed",
     "status_word_cancelled": "cancelled",
     "status_word_expired": "expired",
+    # Operator side (/stats, /ban), /language and durations.
+    "language_name": "English",
+    "admin_cannot_ban_admin": "User {user} is an admin and can't be banned.",
+    "admin_stats_title": "📊 <b>Statistics</b> · {now} UTC",
+    "admin_stats_today": "Today",
+    "admin_stats_week": "Last 7 days",
+    "admin_stats_period": "<b>{title}</b> (since {since}): {jobs} job(s)",
+    "admin_stats_model": "• {model}: {states}",
+    "admin_stats_failures": "Failures: {kinds}",
+    "admin_stats_credits": "Credits spent: {n}",
+    "admin_stats_median": "Median time to video: {duration} ({n} delivered)",
+    "admin_stats_median_none": "Median time to video: no video delivered",
+    "admin_stats_none": "none",
+    "duration_min_s": "{m} min {s} s",
+    "duration_h_min": "{h} h {m} min",
 }

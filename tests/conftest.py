@@ -6,8 +6,9 @@ talks real HTTP on 127.0.0.1 to the fakes; tests wait on what the fakes record, 
 
 from __future__ import annotations
 
+import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.config import load_settings
+from bot.logs import quiet_noisy_loggers
 from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
@@ -68,6 +70,22 @@ def _env(tmp_path: Path, tg: FakeBotApi, evolink: EvolinkFake) -> dict[str, str]
 
 
 BotFactory = Callable[..., Any]
+
+# Every secret a test configures; no log record of any test may contain one.
+SECRETS = [TOKEN, TOKEN.split(":", 1)[1], "test-key-evolink", "test-key-apikley",
+           "test-key-foxapi", "test-key-aimlapi", "s3cret_value-1", "right_secret"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The whole suite's log lines, as production configures loggers, never carry a secret."""
+    quiet_noisy_loggers()
+    caplog.set_level(logging.INFO)
+    yield
+    for record in caplog.records:
+        text = record.getMessage() + (record.exc_text or "")
+        leaked = [s for s in SECRETS if s in text]
+        assert not leaked, f"secret in log line from {record.name}: {text[:200]!r}"
 
 
 @pytest.fixture(name="start_bot")
