@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,11 +58,8 @@ class BotRuntime:
         self.web_runner: web.AppRunner | None = None
         self.port: int | None = None
         self._telegram_ok = False
-        # Without an operator-set secret, a random one still keeps forged updates out.
         configured = settings.telegram_webhook_secret
-        self.webhook_secret = (
-            configured.get_secret_value() if configured else secrets.token_urlsafe(32)
-        )
+        self.webhook_secret = configured.get_secret_value() if configured else None
 
     async def start(self) -> None:
         s = self.settings
@@ -175,6 +171,11 @@ class BotRuntime:
         assert app is not None
         if s.webhook_mode:
             assert s.telegram_webhook_url is not None
+            if self.webhook_secret is None:
+                log.warning(
+                    "TELEGRAM_WEBHOOK_SECRET is not set: anyone who finds the webhook URL can "
+                    "post fake updates; set it in production"
+                )
             await app.bot.set_webhook(
                 s.telegram_webhook_url,
                 secret_token=self.webhook_secret,
@@ -183,7 +184,10 @@ class BotRuntime:
         else:
             assert app.updater is not None
             # Never drop pending updates: they are photos users already sent.
-            await app.bot.delete_webhook(drop_pending_updates=False)
+            try:
+                await app.bot.delete_webhook(drop_pending_updates=False)
+            except TelegramError as exc:
+                log.warning("deleteWebhook failed (continuing with polling): %s", exc)
             await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
 
     async def _set_commands(self) -> None:

@@ -123,7 +123,19 @@ async def _send(
             thumbnail=thumb,
             markup=keyboards.delivered_keyboard(job.language, job.id),
         )
-    except (BadRequest, Forbidden) as exc:
+    except BadRequest as exc:
+        # Something about the extras (thumbnail, dimensions) may be what Telegram refused:
+        # the video itself matters more, so try once more with the bare file.
+        log.warning("job %s: sendVideo refused (%s); retrying without extras", job.id, exc)
+        try:
+            sent = await ctx.messenger.send_video(
+                target_of(job), path, caption=views.caption(job, title), width=None,
+                height=None, duration=None, thumbnail=None, markup=None,
+            )  # fmt: skip
+        except TelegramError as again:
+            await fail_job(ctx, job, {S.SENDING}, "send", str(again))
+            return
+    except Forbidden as exc:
         await fail_job(ctx, job, {S.SENDING}, "send", exc.message)
         return
     except TelegramError as exc:

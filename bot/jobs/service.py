@@ -212,18 +212,26 @@ class JobService:
             bal = await self.balance(job.user_id)
             text = t(lang, "no_credits", price=price, balance=bal.total,
                      reset_in=_until(bal, ctx.clock()))  # fmt: skip
-            return Reply(_plain(text), alert=True)
+            return Reply(_plain(text), alert=True, then=self._tell(job, text))
         if outcome is ReserveOutcome.TOO_MANY_ACTIVE:
             text = t(lang, "too_many_active", n=ctx.settings.max_active)
-            return Reply(_plain(text), alert=True)
+            return Reply(_plain(text), alert=True, then=self._tell(job, text))
         if reserved is None:
             return Reply(raw(lang, "stale_button"))
         log.info(
             "job %s reserved: user=%s model=%s price=%s", job.id, job.user_id, job.model, price
         )
-        await refresh_status(ctx, reserved, force=True)
-        ctx.spawn(self.runner.submit(job.id), f"submit-{job.id}")
-        return Reply(raw(lang, "generating_alert"))
+        crash_point("reserved")
+        return Reply(raw(lang, "generating_alert"), then=self._start(reserved))
+
+    async def _tell(self, job: Job, text: str) -> None:
+        """A refusal also stays in the chat (an alert box vanishes), under the options message."""
+        reply_to = job.status_message_id or job.photo_message_id
+        await self.ctx.messenger.send_text(Target(job.chat_id, job.thread_id, reply_to), text)
+
+    async def _start(self, job: Job) -> None:
+        await refresh_status(self.ctx, job, force=True)
+        self.ctx.spawn(self.runner.submit(job.id), f"submit-{job.id}")
 
     async def cancel(self, job: Job) -> Reply:
         """Cancel: free before submission; afterwards stop waiting and (by default) refund."""
