@@ -128,6 +128,11 @@ async def test_create_query_lifecycle_and_download(
     assert fake.advance(task_id) == "processing"
     processing = (await client.get(f"/v1/tasks/{task_id}")).json()
     assert (processing["status"], processing["progress"]) == ("processing", 50)
+    fake.running_progress = 30
+    fake.script(["processing", "processing", "processing"])
+    stepped = (await create(client, grok(host)))["id"]
+    seen = [(await client.get(f"/v1/tasks/{stepped}")).json()["progress"] for _ in range(4)]
+    assert seen == [30, 60, 90, 90]  # each running step reports more; the last state sticks
 
     video = make_sample_mp4(0.5, with_audio=False)
     fake.succeed(task_id, video)
@@ -232,7 +237,7 @@ async def test_callback_gives_up_after_four_attempts(
 
 async def test_callback_timeout_is_retried(host: ImageHost) -> None:
     async with (
-        EvolinkFake(time_scale=0.01, callback_timeout=0.2) as fake,
+        EvolinkFake(time_scale=0.01, callback_timeout=0.5) as fake,
         CallbackReceiver([HANG, 200]) as receiver,
     ):
         headers = {"Authorization": f"Bearer {fake.api_key}"}

@@ -30,7 +30,7 @@ class TaskLifecycle(Observations):
     progression: ClassVar[tuple[str, ...]] = ("pending", "processing", "completed")
     failed_status: ClassVar[str] = "failed"
     cancelled_status: ClassVar[str | None] = None
-    running_progress: ClassVar[int] = 50
+    running_progress: ClassVar[int] = 50  # added on each entry into a running status
     default_failure: ClassVar[tuple[str, str]] = ("error", "Generation failed")
     cancel_error: ClassVar[tuple[str, str] | None] = None
     # delays before each retry of a failed callback; () = sent once
@@ -142,7 +142,8 @@ class TaskLifecycle(Observations):
             task.progress = 100
             task.video = task.video if task.video is not None else make_sample_mp4()
         elif status in self.running_statuses:
-            task.progress = max(task.progress, self.running_progress)
+            # Each running step reports more progress, short of done.
+            task.progress = min(99, task.progress + self.running_progress)
         if status in (self.failed_status, self.cancelled_status):
             code, message = error or (None, None)
             task.error_code = code or task.error_code or self.default_failure[0]
