@@ -183,12 +183,10 @@ class BotRuntime:
             )
         else:
             assert app.updater is not None
-            # Never drop pending updates: they are photos users already sent.
-            try:
-                await app.bot.delete_webhook(drop_pending_updates=False)
-            except TelegramError as exc:
-                log.warning("deleteWebhook failed (continuing with polling): %s", exc)
-            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            # start_polling removes any webhook; never drop pending updates (photos users sent).
+            await app.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
+            )
 
     async def _set_commands(self) -> None:
         assert self.app is not None

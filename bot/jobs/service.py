@@ -176,6 +176,8 @@ class JobService:
         if name == "model":
             if value not in self.models:
                 return Reply(raw(job.language, "stale_button"))
+            if value == job.model:
+                return Reply()
             options = self.models[value].normalise(job.options)
             updated = await self.ctx.store.update_draft(job.id, model=value, options=options)
         else:
@@ -183,6 +185,8 @@ class JobService:
             option = spec.option(name) if spec else None
             if option is None or value not in option.values:
                 return Reply(raw(job.language, "stale_button"))
+            if job.options.get(name) == value:
+                return Reply()  # already chosen: nothing to redraw
             updated = await self.ctx.store.update_draft(
                 job.id, options={**job.options, name: value}
             )
