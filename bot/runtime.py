@@ -28,9 +28,12 @@ from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
 from bot.media_store import MediaStore
+from bot.metrics import Metrics, metrics_route
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
+from bot.storage.stats import in_flight_counts
+from bot.storage.users import UserStore
 from bot.web import WebDeps, create_web_app
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 
@@ -41,6 +44,7 @@ COMMANDS = [
     ("help", "How to use it"),
     ("balance", "Credits left today"),
     ("jobs", "Your recent videos"),
+    ("language", "Change the language"),
 ]
 
 
@@ -58,6 +62,7 @@ class BotRuntime:
         self.web_runner: web.AppRunner | None = None
         self.port: int | None = None
         self._telegram_ok = False
+        self.metrics = Metrics()
         configured = settings.telegram_webhook_secret
         self.webhook_secret = configured.get_secret_value() if configured else None
 
@@ -89,7 +94,7 @@ class BotRuntime:
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,
             prices=PriceTable.load(s.prices_file), media=media,
-            messenger=TelegramMessenger(app.bot), http=self.http,
+            messenger=TelegramMessenger(app.bot), http=self.http, metrics=self.metrics,
         )  # fmt: skip
         self.ctx = ctx
         runner = JobRunner(ctx)
@@ -102,6 +107,8 @@ class BotRuntime:
             admin_ids=s.admin_user_ids, group_mode=s.group_mode,
             allowed_chat_ids=s.allowed_chat_ids, daily_quota=s.daily_quota,
         )  # fmt: skip
+        app.bot_data["users"] = UserStore(self.db)
+        app.bot_data["metrics"] = self.metrics
         handlers.register(app)
         await app.initialize()  # getMe: fails fast on a wrong token
         self._telegram_ok = True
@@ -148,6 +155,11 @@ class BotRuntime:
         if s.telegram_webhook_url is not None:
             webhook_path = urlsplit(s.telegram_webhook_url).path or "/"
 
+        async def refresh_gauges() -> None:
+            self.metrics.set_active(await in_flight_counts(self.db))
+
+        token = s.metrics_token.get_secret_value() if s.metrics_token else None
+
         async def on_update(data: dict[str, Any]) -> None:
             await app.update_queue.put(Update.de_json(data, app.bot))
 
@@ -157,6 +169,8 @@ class BotRuntime:
             webhook_path=webhook_path,
             webhook_secret=self.webhook_secret,
             on_update=on_update if s.webhook_mode else None,
+            on_callback=self.metrics.callback,
+            extra_routes=[web.get("/metrics", metrics_route(self.metrics, token, refresh_gauges))],
         )  # fmt: skip
         self.web_runner = web.AppRunner(create_web_app(deps), access_log=None)
         await self.web_runner.setup()

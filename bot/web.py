@@ -46,6 +46,7 @@ class WebDeps:
     webhook_path: str | None = None
     webhook_secret: str | None = None
     on_update: OnUpdate | None = None
+    on_callback: Callable[[str], None] | None = None  # metrics: ok / forged / invalid
     extra_routes: list[web.RouteDef] | None = None
 
 
@@ -84,26 +85,31 @@ async def callback(request: web.Request) -> web.Response:
     job_part, _, secret = request.match_info["token"].partition("-")
     provider = deps.registry.get(provider_name)
     if provider is None or not job_part.isdigit() or not secret:
-        return _not_found()
+        return _count(deps, "forged", _not_found())
     job = await deps.store.get(int(job_part))
     if job is None or not hmac.compare_digest(job.callback_secret.encode(), secret.encode()):
         log.warning("forged or stale callback for provider %s refused", provider_name)
-        return _not_found()
+        return _count(deps, "forged", _not_found())
     if job.provider != provider_name:
-        return _not_found()
+        return _count(deps, "forged", _not_found())
     body = await request.read()
     try:
         task_id = provider.callback_task_id(dict(request.headers), body)
     except InvalidCallback as exc:
         log.warning("job %s: invalid callback from %s: %s", job.id, provider_name, exc)
-        return web.json_response({"error": "invalid callback"}, status=400)
+        return _count(
+            deps, "invalid", web.json_response({"error": "invalid callback"}, status=400)
+        )
     if job.task_id is not None and task_id != job.task_id:
         log.warning("job %s: callback names task %s, expected %s", job.id, task_id, job.task_id)
-        return web.json_response({"error": "task mismatch"}, status=409)
+        return _count(deps, "invalid", web.json_response({"error": "task mismatch"}, status=409))
+    if job.status.is_terminal:
+        # A retry of a callback we already acted on (evolink retries up to 3 times).
+        return _count(deps, "duplicate", web.json_response({"ok": True}))
     log.info("job %s: callback from %s for task %s", job.id, provider_name, task_id)
     # Answer at once (evolink waits 10 s at most); the work happens in a tracked task.
     deps.spawn(deps.on_wake(job.id), f"callback-{job.id}")
-    return web.json_response({"ok": True})
+    return _count(deps, "ok", web.json_response({"ok": True}))
 
 
 async def media(request: web.Request) -> web.StreamResponse:
@@ -144,6 +150,12 @@ def _webhook_handler(
         return web.json_response({"ok": True})
 
     return telegram_webhook
+
+
+def _count(deps: WebDeps, outcome: str, response: web.Response) -> web.Response:
+    if deps.on_callback is not None:
+        deps.on_callback(outcome)
+    return response
 
 
 def _not_found() -> web.Response:

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
-from handlers import account, buttons, errors, photo, prompt, start
+from handlers import account, admin, buttons, errors, language, photo, prompt, start
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     """Attach every handler; order matters (first match wins within a group)."""
+    # Group -1 runs first for every update: records the user, silences banned ones.
+    app.add_handler(TypeHandler(Update, admin.ban_gate), group=-1)
     app.add_handler(CommandHandler("start", start.start))
     app.add_handler(CommandHandler("help", start.help_command))
     app.add_handler(CommandHandler("balance", account.balance))
     app.add_handler(CommandHandler("jobs", account.jobs))
     app.add_handler(CommandHandler("resend", account.resend))
+    app.add_handler(CommandHandler("language", language.language_command))
+    app.add_handler(CommandHandler("stats", admin.stats))
+    app.add_handler(CommandHandler("grant", admin.grant))
+    app.add_handler(CommandHandler("ban", admin.ban))
+    app.add_handler(CommandHandler("unban", admin.unban))
     app.add_handler(CommandHandler("video", photo.video_command))
     app.add_handler(CallbackQueryHandler(buttons.on_button))
     app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, photo.on_media))

@@ -8,6 +8,7 @@ from bot import keyboards
 from bot.jobs.service import JobService, Reply
 from bot.models import Job
 from bot.texts import raw
+from handlers import language as language_handlers
 from handlers.context import Context, lang, service
 
 
@@ -18,6 +19,9 @@ async def on_button(update: Update, context: Context) -> None:
         return
     language = lang(update, context)
     action = keyboards.parse(query.data)
+    if action is not None and action.verb == "l" and action.args:
+        await language_handlers.on_language_button(update, context, action.args[0])
+        return
     svc = service(context)
     job = await svc.job(action.job_id) if action else None
     if action is None or job is None:

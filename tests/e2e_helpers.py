@@ -38,6 +38,7 @@ async def send_photo_and_get_options(
         lambda c: (
             c.status == 200
             and c.params["chat_id"] == photo["chat"]["id"]
+            and (c.params.get("reply_parameters") or {}).get("message_id") == photo["message_id"]
             and is_options_message(c)
         ),
     )
@@ -45,17 +46,14 @@ async def send_photo_and_get_options(
 
 
 def options_message_id(tg: FakeBotApi, chat_id: int, call: Call) -> int:
-    """The message id the fake gave the options message."""
-    for msg in tg.bot_messages(chat_id):
-        if msg.get("text") == call.params["text"] or is_reply_to_markup(msg, call):
+    """The message id the fake gave the options message (the reply to the photo, with Generate)."""
+    photo_id = call.params["reply_parameters"]["message_id"]
+    for msg in reversed(tg.bot_messages(chat_id)):
+        replied = (msg.get("reply_to_message") or {}).get("message_id")
+        labels = [b["text"] for b in buttons(msg.get("reply_markup"))]
+        if replied == photo_id and any("Generate" in label for label in labels):
             return int(msg["message_id"])
     raise AssertionError("options message not found")
-
-
-def is_reply_to_markup(msg: Json, call: Call) -> bool:
-    return bool(msg.get("reply_markup")) and msg.get("reply_markup") == call.params.get(
-        "reply_markup"
-    )
 
 
 async def press(tg: FakeBotApi, chat_id: int, user: int, message_id: int, text_part: str) -> str:

@@ -14,6 +14,7 @@ import httpx
 
 from bot.jobs.messenger import TelegramMessenger
 from bot.media_store import MediaStore
+from bot.metrics import Metrics
 from bot.pricing import PriceTable
 from bot.providers.registry import ProviderRegistry
 from bot.storage import JobStore, Ledger
@@ -52,6 +53,7 @@ class JobContext:
     media: MediaStore
     messenger: TelegramMessenger
     http: httpx.AsyncClient
+    metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 

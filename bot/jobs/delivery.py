@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,13 +71,14 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
         return None
     dest = work / "video.mp4"
     try:
-        size = await download_video(
-            ctx.http,
-            event.video_url,
-            dest,
-            max_bytes=ctx.settings.max_upload_bytes,
-            allow_private=ctx.settings.allow_private_urls,
-        )
+        async with ctx.metrics.timed(job.provider or "unknown", "download"):
+            size = await download_video(
+                ctx.http,
+                event.video_url,
+                dest,
+                max_bytes=ctx.settings.max_upload_bytes,
+                allow_private=ctx.settings.allow_private_urls,
+            )
     except VideoTooLarge as exc:
         await _send_link(ctx, job, event.video_url, exc.size)
         return None
@@ -112,6 +114,7 @@ async def _send(
     title = title_of(ctx, job)
     crash_point("before_send")
     await ctx.messenger.upload_action(target_of(job))
+    started = time.monotonic()
     try:
         sent = await ctx.messenger.send_video(
             target_of(job),
@@ -142,6 +145,7 @@ async def _send(
         await fail_job(ctx, job, {S.SENDING}, "send", f"{type(exc).__name__}: {exc}")
         return
     crash_point("after_send")
+    ctx.metrics.delivered(path.stat().st_size, time.monotonic() - started)
     done = await ctx.store.transition(
         job.id, {S.SENDING}, S.DELIVERED, credit=Credit.SETTLE,
         video_file_id=sent.file_id, video_message_id=sent.message_id,

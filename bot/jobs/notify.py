@@ -58,6 +58,7 @@ async def fail_job(
     if done.job is None:
         return False
     crash_point("failed")
+    ctx.metrics.credits("refunded", done.refunded)
     log.warning(
         "job %s %s: user=%s provider=%s task=%s kind=%s detail=%s refunded=%s",
         job.id, to.value, job.user_id, job.provider, job.task_id, kind, detail[:200],
@@ -67,9 +68,13 @@ async def fail_job(
     return True
 
 
-async def finish(ctx: JobContext, job: Job, *, refunded: int, notify: bool) -> None:
+async def finish(
+    ctx: JobContext, job: Job, *, refunded: int, notify: bool, count: bool = True
+) -> None:
     """After a terminal state: update the status message, tell the user, free the photo."""
     ctx.media.release_job(job.id)
+    if count:  # drafts cancelled before Generate are not jobs
+        ctx.metrics.job_finished(job.model, job.provider, job.status.value)
     text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
     markup = views.status_markup(job)
     if job.status_message_id is not None:

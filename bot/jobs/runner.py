@@ -59,7 +59,8 @@ class JobRunner:
             job = claimed.job
             crash_point("before_create")
             try:
-                submitted = await provider.submit(self._request(job, provider))
+                async with ctx.metrics.timed(provider.name, "submit"):
+                    submitted = await provider.submit(self._request(job, provider))
             except ProviderError as exc:
                 log.warning("job %s: %s refused the submission: %s", job.id, provider.name, exc)
                 await self._operator_alert(provider.name, exc)
@@ -166,7 +167,8 @@ class JobRunner:
                 return
             crash_point("before_query")
             try:
-                event = await provider.query(job.task_id)
+                async with self.ctx.metrics.timed(provider.name, "query"):
+                    event = await provider.query(job.task_id)
             except TaskNotFound:
                 await self._not_found(job, provider)
                 return

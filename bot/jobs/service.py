@@ -204,6 +204,8 @@ class JobService:
         if not _fits(spec, job.photo_width, job.photo_height):
             problem = _shape_problem(spec, job.photo_width, job.photo_height)
             return Reply(_photo_problem_text(lang, problem, spec.title, html=False), alert=True)
+        if ctx.media.path_for_job(job.id) is None:
+            return Reply(raw(lang, "stale_button"), alert=True)  # the photo expired (MEDIA_TTL_S)
         if spec.prompt_required and not job.prompt:
             await self.ask_prompt(job)
             return Reply(t(lang, "ask_prompt"), alert=True)
@@ -226,6 +228,7 @@ class JobService:
             "job %s reserved: user=%s model=%s price=%s", job.id, job.user_id, job.model, price
         )
         crash_point("reserved")
+        ctx.metrics.credits("spent", reserved.price)
         return Reply(raw(lang, "generating_alert"), then=self._start(reserved))
 
     async def _tell(self, job: Job, text: str) -> None:
@@ -242,7 +245,9 @@ class JobService:
         ctx, lang = self.ctx, job.language
         if job.status is S.DRAFT:
             done = await ctx.store.transition(job.id, {S.DRAFT}, S.CANCELLED)
-            then = finish(ctx, done.job, refunded=0, notify=False) if done.job else None
+            then = (
+                finish(ctx, done.job, refunded=0, notify=False, count=False) if done.job else None
+            )
             return Reply(raw(lang, "cancelled_alert"), then=then)
         if job.status in (S.DOWNLOADING, S.SENDING, S.DELIVERED):
             return Reply(raw(lang, "cancel_too_late"), alert=True)
@@ -261,6 +266,7 @@ class JobService:
             stop(job.task_id)  # the local renderer can really stop; remote ones cannot
         log.info("job %s cancelled by user %s, refunded %s", job.id, job.user_id, done.refunded)
         crash_point("cancelled")
+        ctx.metrics.credits("refunded", done.refunded)
         then = finish(ctx, done.job, refunded=done.refunded, notify=False)
         return Reply(raw(lang, "cancelled_alert"), then=then)
 

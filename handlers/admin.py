@@ -1,0 +1,216 @@
+"""Operator commands (/stats, /grant, /ban, /unban) and the ban gate in front of every handler.
+
+Only ADMIN_USER_IDS may use the commands; anyone else gets exactly what any unknown command gets
+(the "unknown command" reply in a private chat, silence in a group), so the commands are not
+discoverable. The ban gate runs first for every update (a `TypeHandler` in group -1): it records
+the user, loads their stored language, and for a banned user sends one polite notice per ban,
+then stops the update (`ApplicationHandlerStop`), so nothing else ever answers them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from telegram import Update, User
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.metrics import Metrics
+from bot.models import JobStatus
+from bot.storage.stats import PeriodStats, Stats
+from bot.storage.stats import stats as collect_stats
+from bot.storage.users import UserRecord, UserStore
+from bot.text_catalog_en import EN
+from bot.texts import language_for, raw, t
+from handlers.context import Context, config, lang, service
+from handlers.language import remember_language, users
+from handlers.start import unknown
+
+log = logging.getLogger(__name__)
+
+METRICS_KEY = "metrics"
+MAX_GRANT = 1_000_000
+_STATE_ORDER = {s.value: i for i, s in enumerate(JobStatus)}
+
+
+def is_admin(update: Update, context: Context) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in config(context).admin_ids
+
+
+async def _refuse(update: Update, context: Context) -> None:
+    """What a non-admin gets: the same as any unknown command (private: a reply; group: none)."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        await unknown(update, context)
+
+
+def _user_id_arg(text: str) -> int | None:
+    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
+
+
+async def stats(update: Update, context: Context) -> None:
+    """/stats: today and the last 7 days."""
+    msg = update.effective_message
+    if msg is None:
+        return
+    if not is_admin(update, context):
+        await _refuse(update, context)
+        return
+    svc = service(context)
+    collected = await collect_stats(svc.ctx.store.db, svc.ctx.clock())
+    titles = {key: spec.title for key, spec in svc.models.items()}
+    await msg.reply_text(format_stats(collected, lang(update, context), titles))
+
+
+async def grant(update: Update, context: Context) -> None:
+    """/grant <user_id> <credits>: credits that do not expire."""
+    msg, admin = update.effective_message, update.effective_user
+    if msg is None or admin is None:
+        return
+    if not is_admin(update, context):
+        await _refuse(update, context)
+        return
+    language = lang(update, context)
+    args = context.args or []
+    user_id = _user_id_arg(args[0]) if len(args) == 2 else None
+    amount = int(args[1]) if len(args) == 2 and args[1].isdigit() else 0
+    if user_id is None or not 0 < amount <= MAX_GRANT:
+        await msg.reply_text(t(language, "admin_usage_grant"))
+        return
+    balance = await service(context).ctx.ledger.grant(user_id, amount, note=f"admin {admin.id}")
+    metrics = context.bot_data.get(METRICS_KEY)
+    if isinstance(metrics, Metrics):
+        metrics.credits("granted", amount)
+    log.info("admin %s granted %d credit(s) to user %s", admin.id, amount, user_id)
+    await msg.reply_text(
+        t(language, "admin_granted", n=amount, user=str(user_id), total=balance.total)
+    )
+
+
+async def ban(update: Update, context: Context) -> None:
+    """/ban <user_id>: from the next update on, one notice, then silence."""
+    await _set_ban(update, context, banned=True)
+
+
+async def unban(update: Update, context: Context) -> None:
+    """/unban <user_id>."""
+    await _set_ban(update, context, banned=False)
+
+
+async def _set_ban(update: Update, context: Context, *, banned: bool) -> None:
+    msg, admin = update.effective_message, update.effective_user
+    if msg is None or admin is None:
+        return
+    if not is_admin(update, context):
+        await _refuse(update, context)
+        return
+    language = lang(update, context)
+    args = context.args or []
+    user_id = _user_id_arg(args[0]) if len(args) == 1 else None
+    store = users(context)
+    if user_id is None or store is None:
+        if store is None:
+            log.error("no UserStore in bot_data: /ban and /unban cannot work")
+        await msg.reply_text(t(language, "admin_usage_ban"))
+        return
+    if banned and user_id in config(context).admin_ids:
+        await msg.reply_text(t(language, "admin_cannot_ban_admin", user=str(user_id)))
+        return
+    if banned:
+        await store.ban(user_id)
+    else:
+        await store.unban(user_id)
+    log.info("admin %s %s user %s", admin.id, "banned" if banned else "unbanned", user_id)
+    key = "admin_banned" if banned else "admin_unbanned"
+    await msg.reply_text(t(language, key, user=str(user_id)))
+
+
+async def ban_gate(update: Update, context: Context) -> None:
+    """Group -1, every update: record the user; a banned one gets one notice, then silence."""
+    user = update.effective_user
+    store = users(context)
+    if user is None or store is None:
+        return
+    await store.touch(user.id, user.language_code)
+    record = await store.get(user.id)
+    if record is None:
+        return
+    remember_language(context, user.id, record.language)
+    if not record.banned or user.id in config(context).admin_ids:
+        return
+    try:
+        await _notify_banned(update, store, user, record)
+    except TelegramError as exc:
+        log.info("could not send the ban notice to user %s: %s", user.id, exc)
+    raise ApplicationHandlerStop
+
+
+async def _notify_banned(update: Update, store: UserStore, user: User, record: UserRecord) -> None:
+    language = record.language or language_for(user.language_code)
+    query = update.callback_query
+    if query is not None:
+        # Always answer a press (or the client spins); only the first one says why.
+        notify = await store.should_notify_ban(user.id)
+        await query.answer(raw(language, "banned") if notify else None, show_alert=notify)
+        return
+    chat, msg = update.effective_chat, update.effective_message
+    # In groups a banned user's messages are ignored silently, like any chatter.
+    if chat is None or msg is None or chat.type != ChatType.PRIVATE:
+        return
+    if await store.should_notify_ban(user.id):
+        await msg.reply_text(t(language, "banned"))
+
+
+def format_duration(language: str, seconds: float) -> str:
+    """ "42 s", "3 min 5 s", "2 h 10 min" in the user's language."""
+    total = max(round(seconds), 0)
+    if total < 60:
+        return t(language, "unit_seconds", n=total)
+    if total < 3600:
+        return t(language, "duration_min_s", m=total // 60, s=total % 60)
+    return t(language, "duration_h_min", h=total // 3600, m=total % 3600 // 60)
+
+
+def format_stats(collected: Stats, language: str, titles: Mapping[str, str]) -> str:
+    """The /stats message (HTML; every inserted value escaped by `t`)."""
+    now = datetime.fromtimestamp(collected.now, UTC).strftime("%Y-%m-%d %H:%M")
+    parts = [t(language, "admin_stats_title", now=now)]
+    for key, period in (
+        ("admin_stats_today", collected.today),
+        ("admin_stats_week", collected.week),
+    ):
+        parts.append(_format_period(raw(language, key), period, language, titles))
+    return "\n\n".join(parts)
+
+
+def _format_period(
+    title: str, period: PeriodStats, language: str, titles: Mapping[str, str]
+) -> str:
+    since = datetime.fromtimestamp(period.start, UTC).strftime("%Y-%m-%d")
+    lines = [t(language, "admin_stats_period", title=title, since=since, jobs=period.total_jobs)]
+    for model, states in sorted(period.jobs.items()):
+        ordered = sorted(states.items(), key=lambda item: _STATE_ORDER.get(item[0], 99))
+        described = ", ".join(f"{_state_word(language, s)} {n}" for s, n in ordered)
+        lines.append(
+            t(language, "admin_stats_model", model=titles.get(model, model), states=described)
+        )
+    kinds = ", ".join(f"{kind} {n}" for kind, n in period.failures.items())
+    lines.append(
+        t(language, "admin_stats_failures", kinds=kinds or raw(language, "admin_stats_none"))
+    )
+    lines.append(t(language, "admin_stats_credits", n=period.credits_spent))
+    if period.median_time_to_video_s is None:
+        lines.append(t(language, "admin_stats_median_none"))
+    else:
+        duration = format_duration(language, period.median_time_to_video_s)
+        lines.append(t(language, "admin_stats_median", duration=duration, n=period.delivered))
+    return "\n".join(lines)
+
+
+def _state_word(language: str, state: str) -> str:
+    key = f"status_word_{state}"
+    return raw(language, key) if key in EN else state
