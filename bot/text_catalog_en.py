@@ -135,7 +135,7 @@ EN: dict[str, str] = {
     "language_set": "Language set to English.",
     "unknown_command": "I don't know that command. /help lists what I can do.",
     "internal_error": "😵 Something went wrong on my side. Please try again.",
-    "banned": "You can't use this bot.",
+    "banned": "Sorry, you can't use this bot.",
     "admin_granted": "Granted {n} credit(s) to {user}. Their balance: {total}.",
     "admin_usage_grant": "Usage: /grant &lt;user_id&gt; &lt;credits&gt;",
     "admin_usage_ban": "Usage: /ban &lt;user_id&gt; or /unban &lt;user_id&gt;",

@@ -217,7 +217,7 @@ class JobService:
         if outcome is ReserveOutcome.NO_CREDITS:
             bal = await self.balance(job.user_id)
             text = t(lang, "no_credits", price=price, balance=bal.total,
-                     reset_in=_until(bal, ctx.clock()))  # fmt: skip
+                     reset_in=_until(lang, bal, ctx.clock()))  # fmt: skip
             return Reply(_plain(text), alert=True, then=self._tell(job, text))
         if outcome is ReserveOutcome.TOO_MANY_ACTIVE:
             text = t(lang, "too_many_active", n=ctx.settings.max_active)
@@ -342,7 +342,6 @@ def _plain(text: str) -> str:
     return html_lib.unescape(re.sub(r"<[^>]+>", "", text))[:200]
 
 
-def _until(balance: Balance, now: float) -> str:
+def _until(lang: str, balance: Balance, now: float) -> str:
     seconds = max(int(balance.resets_at.timestamp() - now), 0)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours} h {rest // 60} min"
+    return t(lang, "duration_h_min", h=seconds // 3600, m=seconds % 3600 // 60)
