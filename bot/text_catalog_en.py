@@ -123,7 +123,7 @@ EN: dict[str, str] = {
     ),
     "cancel_too_late": "The video is already being delivered.",
     "cancelled_alert": "Cancelled.",
-    "not_your_button": "Only the person who sent the photo can use these buttons.",
+    "not_your_button": "Only the person who asked for this video can use these buttons.",
     "stale_button": "This button has expired. Send the photo again.",
     "generating_alert": "Started! I'll reply with the video.",
     "jobs_empty": "You have no videos yet. Send a photo to make one.",

@@ -21,7 +21,7 @@ async def balance(update: Update, context: Context) -> None:
     if bal.unlimited:
         await msg.reply_text(t(language, "balance_unlimited"))
         return
-    left = max(int((bal.resets_at - datetime.now(UTC)).total_seconds()), 0)
+    left = max(int(bal.resets_at.timestamp() - service(context).ctx.clock()), 0)
     reset_in = t(language, "duration_h_min", h=left // 3600, m=left % 3600 // 60)
     await msg.reply_text(
         t(

@@ -46,7 +46,7 @@ async def _dispatch(svc: JobService, job: Job, action: keyboards.Action) -> Repl
             return await svc.generate(job)
         case "x", ():
             return await svc.cancel(job)
-        case "r", () | "a", ():
+        case ("r", ()) | ("a", ()):
             return await svc.again(job, generate=True)
         case "c", ():
             return await svc.again(job, generate=False)

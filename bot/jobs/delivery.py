@@ -164,7 +164,8 @@ async def _send_link(ctx: JobContext, job: Job, url: str, size: int) -> None:
     sending = await ctx.store.transition(job.id, {S.DOWNLOADING}, S.SENDING)
     if sending.job is None:
         return
-    expires = (datetime.now(UTC) + RESULT_URL_LIFETIME).strftime("%Y-%m-%d %H:%M UTC")
+    expires_at = datetime.fromtimestamp(ctx.clock(), UTC) + RESULT_URL_LIFETIME
+    expires = expires_at.strftime("%Y-%m-%d %H:%M UTC")
     text = t(
         job.language, "too_big_link", size_mb=str(size // (1024 * 1024)), url=url, expires=expires
     )

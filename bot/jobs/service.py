@@ -57,6 +57,7 @@ class PhotoInput:
     prompt: str
     language: str
     from_album: bool = False
+    retry_of: int | None = None  # the job a Try again / Again / Change options started from
 
 
 class JobService:
@@ -126,6 +127,7 @@ class JobService:
             photo_message_id=photo.message_id, photo_file_id=photo.file_id,
             photo_width=prepared.width, photo_height=prepared.height, prompt=photo.prompt.strip(),
             model=model, options=self.models[model].defaults(), language=lang,
+            retry_of=photo.retry_of,
         )  # fmt: skip
         ctx.media.put(job.id, prepared, ttl_s=ctx.settings.media_ttl_s)
         crash_point("draft_created")
@@ -142,7 +144,8 @@ class JobService:
         spec = self.models[job.model]
         key = "ask_prompt" if spec.prompt_required else "ask_prompt_optional"
         ask_id = await self.ctx.messenger.send_text(
-            Target(job.chat_id, job.thread_id, job.status_message_id or job.photo_message_id),
+            # Reply to the user's photo: a selective ForceReply then targets its author.
+            Target(job.chat_id, job.thread_id, job.photo_message_id),
             t(job.language, key),
             markup=ForceReply(selective=True, input_field_placeholder="…"),
         )
@@ -280,7 +283,7 @@ class JobService:
         draft = await self.new_draft(
             PhotoInput(
                 job.user_id, job.chat_id, job.thread_id, job.photo_message_id, job.photo_file_id,
-                None, job.prompt, job.language,
+                None, job.prompt, job.language, retry_of=job.id,
             )
         )  # fmt: skip
         if draft is None:
