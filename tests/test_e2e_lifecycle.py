@@ -50,11 +50,6 @@ async def _evolink() -> AsyncIterator[HeldEvolink]:
         yield fake
 
 
-# handlers/buttons.py `_dispatch`: `case "r", () | "a", ():` is ONE sequence pattern of three
-# items ("r", () | "a", ()), so it never matches the two-item (verb, args) and both "Try again"
-# and "Again" answer "This button has expired". Fix: `case ("r", ()) | ("a", ()):`.
-
-
 def same_request(a: object, b: object) -> None:
     assert isinstance(a, dict) and isinstance(b, dict)
     for key in ("model", "prompt", "duration", "mode", "quality"):
