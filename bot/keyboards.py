@@ -47,8 +47,13 @@ def options_keyboard(
     model: str,
     chosen: dict[str, str],
     price_label: str,
+    *,
+    offer_no_prompt: bool = False,
 ) -> InlineKeyboardMarkup:
-    """The options message: a model row when there is a choice, one row per option, Generate."""
+    """The options message: a model row when there is a choice, one row per option, Generate.
+
+    `offer_no_prompt`: the prompt is still empty and the model can do without one.
+    """
     rows: list[list[InlineKeyboardButton]] = []
     if len(models) > 1:
         rows.append(
@@ -71,6 +76,10 @@ def options_keyboard(
                 )
                 for value in option.values
             ]
+        )
+    if offer_no_prompt:
+        rows.append(
+            [InlineKeyboardButton(raw(lang, "btn_no_prompt"), callback_data=encode("p", job_id))]
         )
     rows.append(
         [

@@ -64,8 +64,8 @@ EN: dict[str, str] = {
         "✍️ What should happen in the video? Reply to this message with a short description."
     ),
     "ask_prompt_optional": (
-        "✍️ What should happen in the video? Reply with a short description, or just press "
-        "Generate to let the model improvise."
+        "✍️ What should happen in the video? Reply with a short description, or press "
+        "“No prompt” to let the model improvise."
     ),
     "credits_n": "{n} credit(s)",
     "unit_seconds": "{n} s",

@@ -42,7 +42,7 @@ async def _dispatch(svc: JobService, job: Job, action: keyboards.Action) -> Repl
             return await svc.choose(job, name, value)
         case "m", (model,):
             return await svc.choose(job, "model", model)
-        case "g", ():
+        case ("g", ()) | ("p", ()):  # "No prompt": generate, the model improvises
             return await svc.generate(job)
         case "x", ():
             return await svc.cancel(job)

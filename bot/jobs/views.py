@@ -41,8 +41,9 @@ def options_view(
         balance=balance_text,
     ).replace("\x00", prompt_preview(lang, job.prompt))
     markup = keyboards.options_keyboard(
-        lang, job.id, models, job.model, job.options, price_label(lang, price)
-    )
+        lang, job.id, models, job.model, job.options, price_label(lang, price),
+        offer_no_prompt=not job.prompt and not spec.prompt_required,
+    )  # fmt: skip
     return text, markup
 
 
