@@ -40,4 +40,12 @@ async def on_other(update: Update, context: Context) -> None:
     msg = update.message  # edited messages: not answered again
     if msg is None or _SERVICE.check_update(update):
         return
+    user = update.effective_user
+    if msg.text and user is not None and msg.chat.type == ChatType.PRIVATE:
+        # The user closed the prompt question and just typed the prompt: take it.
+        svc = service(context)
+        draft = await svc.draft_awaiting_prompt(msg.chat_id, user.id)
+        if draft is not None:
+            await svc.set_prompt(draft, msg.text)
+            return
     await msg.reply_text(t(lang(update, context), "need_photo"))

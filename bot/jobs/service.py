@@ -84,6 +84,10 @@ class JobService:
         """The draft whose options message or prompt question this message replies to."""
         return await self.ctx.store.draft_by_message(chat_id, message_id)
 
+    async def draft_awaiting_prompt(self, chat_id: int, user_id: int) -> Job | None:
+        """The user's newest draft in this chat that asked for a prompt and has none yet."""
+        return await self.ctx.store.draft_awaiting_prompt(chat_id, user_id)
+
     async def recent(self, user_id: int) -> list[Job]:
         return await self.ctx.store.recent_for_user(user_id)
 

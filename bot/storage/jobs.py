@@ -269,6 +269,14 @@ class JobStore:
         )
         return _row_to_job(row) if row else None
 
+    async def draft_awaiting_prompt(self, chat_id: int, user_id: int) -> Job | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM jobs WHERE chat_id = ? AND user_id = ? AND status = ? "
+            "AND ask_message_id IS NOT NULL AND prompt = '' ORDER BY id DESC LIMIT 1",
+            (chat_id, user_id, JobStatus.DRAFT.value),
+        )
+        return _row_to_job(row) if row else None
+
     async def draft_by_message(self, chat_id: int, message_id: int) -> Job | None:
         row = await self.db.fetchone(
             "SELECT * FROM jobs WHERE chat_id = ? AND status = ? "
