@@ -10,17 +10,15 @@ from bot.texts import t
 
 log = logging.getLogger(__name__)
 
-_last_alert: dict[tuple[int, str, str], float] = {}
-
 
 async def alert_operator(ctx: JobContext, provider: str, kind: str, detail: str) -> None:
     """Send one alert per (provider, kind) per `alert_every_s` to each admin."""
     now = ctx.clock()
-    key = (id(ctx), provider, kind)
-    last = _last_alert.get(key)
+    key = (provider, kind)
+    last = ctx.last_alerts.get(key)
     if last is not None and now - last < ctx.settings.alert_every_s:
         return
-    _last_alert[key] = now
+    ctx.last_alerts[key] = now
     log.error("operator alert: provider=%s kind=%s detail=%s", provider, kind, detail[:200])
     for admin in sorted(ctx.settings.admin_ids):
         await ctx.messenger.send_text(

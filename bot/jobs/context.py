@@ -56,6 +56,8 @@ class JobContext:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # (provider, error kind) -> when admins were last alerted: one alert per incident
+    last_alerts: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run a tracked background task; its failure is logged, never lost silently."""

@@ -8,6 +8,7 @@ redirect target, passes `check_public_url` first; redirects are followed by hand
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 import os
 import tempfile
@@ -16,12 +17,14 @@ from typing import BinaryIO
 
 import httpx
 
+from bot.providers._http import parse_retry_after
 from bot.net_guard import UnsafeURL, check_public_url
 
 MAX_REDIRECTS = 5
 TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 _FLUSH_BYTES = 1024 * 1024  # write to disk in ~1 MB pieces: few thread hops, little memory
 _MAGIC_BYTES = 12
+log = logging.getLogger(__name__)
 _VIDEO_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "application/mp4"})
 # Top-level ISO media boxes a video file may start with; old QuickTime files lack `ftyp`.
 _ISO_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"})
@@ -43,16 +46,50 @@ class VideoTooLarge(DownloadError):
 class DownloadFailed(DownloadError):
     """The video could not be fetched; `status` is the HTTP status when there was one."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    def __init__(
+        self, reason: str, status: int | None = None, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(reason if status is None else f"{reason} (HTTP {status})")
         self.reason = reason
         self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try: rate limited, a server error, or the network hiccupped."""
+        return (
+            self.status == 429
+            or (self.status or 0) >= 500
+            or self.reason.startswith(("timed out", "transport error"))
+        )
+
+
+RETRIES = 2  # result URLs live for hours: a short wait beats failing a paid job
+MAX_RETRY_WAIT_S = 30.0
+_sleep = asyncio.sleep  # tests replace it to record waits instead of sleeping
 
 
 async def download_video(
     client: httpx.AsyncClient, url: str, dest: Path, *, max_bytes: int, allow_private: bool
 ) -> int:
-    """Stream the video at `url` into `dest` and return its size in bytes."""
+    """Stream the video at `url` into `dest`, retrying transient failures; returns its size."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return await _download_once(
+                client, url, dest, max_bytes=max_bytes, allow_private=allow_private
+            )
+        except DownloadFailed as exc:
+            wait = exc.retry_after if exc.retry_after is not None else float(2**attempt)
+            if not exc.transient or attempt == RETRIES or wait > MAX_RETRY_WAIT_S:
+                raise
+            log.warning("video download failed (%s); retrying in %.1f s", exc, wait)
+            await _sleep(wait)
+    raise AssertionError("unreachable")
+
+
+async def _download_once(
+    client: httpx.AsyncClient, url: str, dest: Path, *, max_bytes: int, allow_private: bool
+) -> int:
     current = httpx.URL(url)
     for _hop in range(MAX_REDIRECTS + 1):
         try:
@@ -77,7 +114,11 @@ async def download_video(
 async def _save(response: httpx.Response, dest: Path, max_bytes: int) -> int:
     """Check the response's headers and first bytes, then stream its body into `dest`."""
     if response.status_code != httpx.codes.OK:
-        raise DownloadFailed("unexpected HTTP status", response.status_code)
+        raise DownloadFailed(
+            "unexpected HTTP status",
+            response.status_code,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
     declared = _content_length(response)
     if declared is not None and declared > max_bytes:
         raise VideoTooLarge(declared)

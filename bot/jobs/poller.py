@@ -85,13 +85,15 @@ class Poller:
 
     async def run(self) -> None:
         """The loop: poll due jobs every tick, the watchdog and the media purge less often."""
-        tick = max(0.02, min(TICK_S, self.ctx.settings.poll_initial_s / 2))
+        settings = self.ctx.settings
+        tick = max(0.02, min(TICK_S, settings.poll_initial_s / 2))
+        watchdog_every = min(WATCHDOG_EVERY_S, max(0.05, settings.deadline_floor_s / 4))
         last_watchdog = last_purge = 0.0
         while True:
             try:
                 await self.poll_once()
                 now = self.ctx.clock()
-                if now - last_watchdog >= WATCHDOG_EVERY_S:
+                if now - last_watchdog >= watchdog_every:
                     last_watchdog = now
                     await self.watchdog_once()
                 if now - last_purge >= PURGE_EVERY_S:
