@@ -8,8 +8,8 @@ redirect target, passes `check_public_url` first; redirects are followed by hand
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -17,8 +17,8 @@ from typing import BinaryIO
 
 import httpx
 
-from bot.providers._http import parse_retry_after
 from bot.net_guard import UnsafeURL, check_public_url
+from bot.providers._http import parse_retry_after
 
 MAX_REDIRECTS = 5
 TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)

@@ -48,7 +48,9 @@ class Poller:
         """Fail and refund every active job past its deadline, telling the user."""
         expired = 0
         for job in await self.ctx.store.past_deadline(self.ctx.clock()):
-            active = {S.RESERVED, S.SUBMITTING, S.SUBMITTED, S.DOWNLOADING, S.SENDING}
+            # Not SENDING: the upload has its own timeout, and expiring it mid-upload would
+            # refund a video the user receives.
+            active = {S.RESERVED, S.SUBMITTING, S.SUBMITTED, S.DOWNLOADING}
             if await fail_job(
                 self.ctx, job, active, "timeout", "job deadline passed", to=S.EXPIRED
             ):

@@ -260,10 +260,12 @@ class JobService:
             return Reply(raw(lang, "cancel_too_late"), alert=True)
         if job.status not in ACTIVE_STATUSES:
             return Reply(raw(lang, "stale_button"))
-        refund = job.status is S.RESERVED or ctx.settings.refund_on_cancel
+        # Free before submission; afterwards the provider may bill the operator anyway.
+        after = Credit.REFUND if ctx.settings.refund_on_cancel else None
         done = await ctx.store.transition(
             job.id, {S.RESERVED, S.SUBMITTING, S.SUBMITTED}, S.CANCELLED,
-            credit=Credit.REFUND if refund else None, note="user cancelled",
+            credit={S.RESERVED: Credit.REFUND, S.SUBMITTING: after, S.SUBMITTED: after},
+            note="user cancelled",
         )  # fmt: skip
         if done.job is None:
             return Reply(raw(lang, "cancel_too_late"), alert=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -144,13 +146,18 @@ class Database:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
         async with self._lock:
             conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                # Inside the try: a task cancelled while BEGIN runs must still roll back, or
+                # every later write fails with "cannot start a transaction within a transaction".
+                await conn.execute("BEGIN IMMEDIATE")
                 yield conn
+                await conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                # Queued behind BEGIN/COMMIT on the connection's thread, so it runs even when the
+                # awaiting task is being cancelled; no transaction open is not an error here.
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
 
     # Reads take the lock too: on a shared connection they would otherwise see another task's
     # uncommitted writes. Inside `transaction()` use the yielded connection instead.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -161,14 +161,15 @@ class JobStore:
             )
             if max_active and int(next(iter(rows))[0]) >= max_active:
                 return ReserveOutcome.TOO_MANY_ACTIVE, None
-            if not await self._cas(
+            if await self._cas(
                 conn, job_id, {JobStatus.DRAFT}, JobStatus.RESERVED, now, None,
                 {"price": price, **fields},
-            ):  # fmt: skip
+            ) is None:  # fmt: skip
                 return ReserveOutcome.NOT_A_DRAFT, None
             if not await self.ledger.reserve_in(conn, user_id, job_id, price, now):
                 raise _Rollback(ReserveOutcome.NO_CREDITS)
-        return ReserveOutcome.OK, await self.get(job_id)
+            job = await self._get_in(conn, job_id)
+        return ReserveOutcome.OK, job
 
     async def transition(
         self,
@@ -176,16 +177,23 @@ class JobStore:
         allowed_from: Iterable[JobStatus],
         to: JobStatus,
         *,
-        credit: Credit | None = None,
+        credit: Credit | Mapping[JobStatus, Credit | None] | None = None,
         note: str | None = None,
         **fields: Any,
     ) -> Transition:
-        """Compare-and-set the status from one of `allowed_from` to `to`, with its credits."""
+        """Compare-and-set the status from one of `allowed_from` to `to`, with its credits.
+
+        `credit` may depend on the status actually replaced (a mapping), decided inside the
+        transaction: a caller's earlier read of the job may be stale by then.
+        """
         now = self.clock()
         refunded = 0
         async with self.db.transaction() as conn:
-            if not await self._cas(conn, job_id, set(allowed_from), to, now, note, fields):
+            replaced = await self._cas(conn, job_id, set(allowed_from), to, now, note, fields)
+            if replaced is None:
                 return Transition(None)
+            if isinstance(credit, Mapping):
+                credit = credit.get(replaced)
             if credit is Credit.REFUND:
                 refunded = await self.ledger.refund_in(conn, job_id, now)
             elif credit is Credit.SETTLE:
@@ -193,7 +201,8 @@ class JobStore:
                     "SELECT user_id FROM jobs WHERE id = ?", (job_id,)
                 )))[0])  # fmt: skip
                 await self.ledger.settle_in(conn, user_id, job_id, now)
-        return Transition(await self.get(job_id), refunded)
+            job = await self._get_in(conn, job_id)
+        return Transition(job, refunded)
 
     async def _cas(
         self,
@@ -204,22 +213,29 @@ class JobStore:
         now: float,
         note: str | None,
         fields: dict[str, Any],
-    ) -> bool:
+    ) -> JobStatus | None:
+        """The compare-and-set itself; returns the status it replaced, None when it lost."""
         if not set(fields) <= _UPDATABLE:
             raise ValueError(f"not updatable: {set(fields) - _UPDATABLE}")
         rows = await conn.execute_fetchall("SELECT status FROM jobs WHERE id = ?", (job_id,))
         current = next(iter(rows), None)
         if current is None or JobStatus(current[0]) not in allowed_from:
-            return False
+            return None
         names = list(fields)
         sets = "".join(f", {n} = ?" for n in names)
         await conn.execute(
             f"UPDATE jobs SET status = ?, updated_at = ?{sets} WHERE id = ? AND status = ?",
             [to.value, now, *(_encode(n, fields[n]) for n in names), job_id, current[0]],
         )
-        if current[0] != to.value:
-            await self._history(conn, job_id, JobStatus(current[0]), to, now, note)
-        return True
+        replaced = JobStatus(current[0])
+        if replaced is not to:
+            await self._history(conn, job_id, replaced, to, now, note)
+        return replaced
+
+    async def _get_in(self, conn: aiosqlite.Connection, job_id: int) -> Job:
+        """The job as this transaction left it (a later commit must not show through)."""
+        rows = await conn.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _row_to_job(next(iter(rows)))
 
     async def _history(
         self,
