@@ -194,6 +194,23 @@ def no_video_event(provider: str, raw: Mapping[str, Any], common: dict[str, Any]
     )
 
 
+def unified_failure(
+    status: str, task: Mapping[str, Any], common: dict[str, Any], *, cancelled_code: str
+) -> TaskEvent:
+    """A failed or cancelled task in the unified task shape (evolink, foxapi): `error{code,…}`."""
+    error = obj(task.get("error"))
+    code = text_of(error.get("code"))
+    message = text_of(error.get("message"))
+    kind = kind_for_task_code(code)
+    if status in ("cancelled", "canceled") and not code:
+        kind, code = ErrorKind.CANCELLED, cancelled_code
+    if kind is ErrorKind.UPSTREAM and looks_like_moderation(message):
+        kind = ErrorKind.CONTENT_POLICY
+    return TaskEvent(
+        state=TaskState.FAILED, error_kind=kind, error_code=code, error_message=message, **common
+    )
+
+
 def with_task_id(event: TaskEvent, task_id: str) -> TaskEvent:
     """The event with the task id we asked about (when the vendor body omitted it)."""
     return replace(event, task_id=task_id)

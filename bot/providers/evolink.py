@@ -16,7 +16,7 @@ import httpx
 
 from bot import catalog
 from bot.catalog import ModelSpec, OptionSpec
-from bot.models import ErrorKind, TaskEvent, TaskState
+from bot.models import TaskEvent, TaskState
 from bot.providers import _http
 from bot.providers import _parsing as P
 from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
@@ -98,17 +98,7 @@ def task_event(task: Mapping[str, Any], *, provider: str = NAME) -> TaskEvent:
             return TaskEvent(state=state, video_url=url, **common)
         return P.no_video_event(provider, task, common)
     if state is TaskState.FAILED:
-        error = P.obj(task.get("error"))
-        code = P.text_of(error.get("code"))
-        message = P.text_of(error.get("message"))
-        kind = P.kind_for_task_code(code)
-        if status in ("cancelled", "canceled") and not code:
-            kind, code = ErrorKind.CANCELLED, "request_cancelled"
-        if kind is ErrorKind.UPSTREAM and P.looks_like_moderation(message):
-            kind = ErrorKind.CONTENT_POLICY
-        return TaskEvent(
-            state=state, error_kind=kind, error_code=code, error_message=message, **common
-        )
+        return P.unified_failure(status, task, common, cancelled_code="request_cancelled")
     return TaskEvent(state=state, **common)
 
 
