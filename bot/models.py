@@ -146,6 +146,7 @@ class Job:
     media_token: str | None
     ask_message_id: int | None
     not_found_count: int
+    told_at: float | None = None  # when the user was told the final outcome
 
     @property
     def video_options(self) -> VideoOptions:

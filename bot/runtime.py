@@ -112,10 +112,11 @@ class BotRuntime:
         handlers.register(app)
         await app.initialize()  # getMe: fails fast on a wrong token
         self._telegram_ok = True
+        resubmit = await self.poller.recover()  # before serving: nothing can race it
         await self._start_web(ctx, runner)
         await app.start()
         await self._start_updates()
-        await self.poller.recover()
+        self.poller.resume(resubmit)
         ctx.spawn(self.poller.run(), "poller")
         await self._set_commands()
         log.info(

@@ -30,6 +30,9 @@ async def on_button(update: Update, context: Context) -> None:
     if job.user_id != user.id:
         await query.answer(raw(language, "not_your_button"), show_alert=True)
         return
+    if job.status_message_id is None and query.message is not None:
+        # A crash came between sending this message and recording it: it is the status message.
+        job = await svc.adopt_status_message(job, query.message.message_id)
     reply = await _dispatch(svc, job, action)
     await query.answer(reply.text, show_alert=reply.alert)
     if reply.then is not None:

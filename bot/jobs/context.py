@@ -58,6 +58,11 @@ class JobContext:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # (provider, error kind) -> when admins were last alerted: one alert per incident
     last_alerts: dict[tuple[str, str], float] = field(default_factory=dict)
+    status_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+    def status_lock(self, job_id: int) -> asyncio.Lock:
+        """Held while a job's status message is edited: edits never overtake each other."""
+        return self.status_locks.setdefault(job_id, asyncio.Lock())
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run a tracked background task; its failure is logged, never lost silently."""

@@ -151,12 +151,14 @@ async def _send(
         video_file_id=sent.file_id, video_message_id=sent.message_id,
     )  # fmt: skip
     crash_point("delivered")
+    if done.job is None:
+        log.warning("job %s: video sent but the job had moved on (%s)", job.id, sent.message_id)
+        return
     log.info(
         "job %s delivered: user=%s provider=%s task=%s message=%s",
         job.id, job.user_id, job.provider, job.task_id, sent.message_id,
     )  # fmt: skip
-    if done.job is not None:
-        await finish(ctx, done.job, refunded=0, notify=False)
+    await finish(ctx, done.job, refunded=0, notify=False)
 
 
 async def _send_link(ctx: JobContext, job: Job, url: str, size: int) -> None:

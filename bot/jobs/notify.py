@@ -25,15 +25,27 @@ def target_of(job: Job) -> Target:
 
 
 async def refresh_status(ctx: JobContext, job: Job, *, force: bool, refunded: int = 0) -> None:
-    """Edit the job's status message to match its state (throttled unless forced)."""
-    text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
-    markup = views.status_markup(job)
-    if job.status_message_id is None:
-        message_id = await ctx.messenger.send_text(target_of(job), text, markup=markup)
-        if message_id is not None:
-            await ctx.store.set_fields(job.id, {job.status}, status_message_id=message_id)
-        return
-    await ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=markup, force=force)
+    """Edit the job's status message to match its current state (throttled unless forced).
+
+    Renders the job as the database has it now, under the job's status lock, and never once it
+    is over: a progress edit computed before a cancel must not land after "Cancelled".
+    """
+    async with ctx.status_lock(job.id):
+        current = await ctx.store.get(job.id)
+        if current is None or current.status.is_terminal:
+            return  # `finish` owns the status message from now on
+        job = current
+        text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
+        markup = views.status_markup(job)
+        if job.status_message_id is None:
+            message_id = await ctx.messenger.send_text(target_of(job), text, markup=markup)
+            if message_id is not None:
+                # Not only while the status stays as it was: a concurrent step must not lose it.
+                await ctx.store.set_status_message(job.id, message_id)
+            return
+        await ctx.messenger.edit(
+            job.chat_id, job.status_message_id, text, markup=markup, force=force
+        )
 
 
 async def fail_job(
@@ -78,8 +90,11 @@ async def finish(
     text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
     markup = views.status_markup(job)
     if job.status_message_id is not None:
-        await ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=None)
+        async with ctx.status_lock(job.id):  # after any progress edit still in flight
+            await ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=None)
         ctx.messenger.forget(job.chat_id, job.status_message_id)
+        ctx.status_locks.pop(job.id, None)
     if notify:
         # A new message, not only an edit: an edit does not notify a user who looked away.
         await ctx.messenger.send_text(target_of(job), text, markup=markup)
+    await ctx.store.set_fields(job.id, {job.status}, told_at=ctx.clock())

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from bot.jobs.context import JobContext
-from bot.jobs.notify import fail_job
+from bot.jobs.notify import fail_job, finish
 from bot.jobs.runner import JobRunner
 from bot.models import JobStatus
 
@@ -57,11 +58,22 @@ class Poller:
                 expired += 1
         return expired
 
-    async def recover(self) -> None:
-        """After a restart: finish every job a crash left in the middle."""
+    async def recover(self) -> list[int]:
+        """After a restart, before anything is served: put every job a crash left in the middle
+        back on a safe path, and tell users the outcomes they never heard of.
+
+        Runs before the web server and the updates start, so no callback, poll or button press
+        can race it (a callback delivering a job that this loop then resets would send its
+        video twice). Returns the jobs to submit once the web server is up: `resume()`.
+        """
         ctx = self.ctx
-        for job in await ctx.store.in_statuses([S.RESERVED]):
-            ctx.spawn(self.runner.submit(job.id), f"resubmit-{job.id}")
+        resubmit: list[int] = []
+        for job in await ctx.store.untold():
+            # The outcome was recorded, then the process died before the user heard of it.
+            refunded = await ctx.ledger.refunded(job.id)
+            notify = job.status in (S.FAILED, S.EXPIRED)
+            await finish(ctx, job, refunded=refunded, notify=notify, count=False)
+        resubmit += [job.id for job in await ctx.store.in_statuses([S.RESERVED])]
         for job in await ctx.store.in_statuses([S.SUBMITTING]):
             provider = ctx.registry.get(job.provider or "")
             if provider is not None and not provider.needs_public_image:
@@ -70,7 +82,7 @@ class Poller:
                     job.id, {S.SUBMITTING}, S.RESERVED, tried_providers=(), note="restart"
                 )
                 if back.won:
-                    ctx.spawn(self.runner.submit(job.id), f"resubmit-{job.id}")
+                    resubmit.append(job.id)
                 continue
             # The create request may or may not have made a task; we recorded no id, so the
             # only safe answer is to stop, refund and say so (never submit a second time).
@@ -84,6 +96,12 @@ class Poller:
         for job in await ctx.store.in_statuses([S.SUBMITTED]):
             await ctx.store.set_fields(job.id, {S.SUBMITTED}, next_poll_at=ctx.clock())
         log.info("recovery done")
+        return resubmit
+
+    def resume(self, job_ids: Iterable[int]) -> None:
+        """Submit what `recover()` put back (the hosted photos must be reachable by now)."""
+        for job_id in job_ids:
+            self.ctx.spawn(self.runner.submit(job_id), f"resubmit-{job_id}")
 
     async def run(self) -> None:
         """The loop: poll due jobs every tick, the watchdog and the media purge less often."""

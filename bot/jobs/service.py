@@ -88,6 +88,11 @@ class JobService:
         """The user's newest draft in this chat that asked for a prompt and has none yet."""
         return await self.ctx.store.draft_awaiting_prompt(chat_id, user_id)
 
+    async def adopt_status_message(self, job: Job, message_id: int) -> Job:
+        """Make the message whose button was pressed the job's status message, if it has none."""
+        await self.ctx.store.set_status_message(job.id, message_id)
+        return await self.ctx.store.get(job.id) or job
+
     async def recent(self, user_id: int) -> list[Job]:
         return await self.ctx.store.recent_for_user(user_id)
 

@@ -92,6 +92,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE UNIQUE INDEX ledger_one_refund ON ledger(job_id, bucket) WHERE kind = 'refund';
     CREATE UNIQUE INDEX ledger_one_settle ON ledger(job_id) WHERE kind = 'settle';
     """,
+    # 2: when the user was told a job's outcome; a crash between recording the outcome and
+    # telling the user leaves it NULL, and the restart tells them.
+    """
+    ALTER TABLE jobs ADD COLUMN told_at REAL;
+    UPDATE jobs SET told_at = updated_at
+        WHERE status IN ('delivered', 'failed', 'cancelled', 'expired');
+    CREATE INDEX jobs_untold ON jobs(told_at, status);
+    """,
 )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import ACTIVE_STATUSES, Job, JobStatus
+from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, JobStatus
 from bot.storage.db import Database
 from bot.storage.ledger import Ledger
 
@@ -22,7 +22,7 @@ _UPDATABLE = frozenset(
         "status_message_id", "prompt", "model", "options", "price", "provider", "task_id",
         "tried_providers", "progress", "eta_s", "deadline_at", "next_poll_at", "poll_interval",
         "error_kind", "error_message", "video_file_id", "video_message_id", "submitted_at",
-        "media_token", "ask_message_id", "not_found_count",
+        "media_token", "ask_message_id", "not_found_count", "told_at",
     }
 )  # fmt: skip
 
@@ -137,6 +137,16 @@ class JobStore:
         params = [_encode(n, fields[n]) for n in names] + [self.clock(), job_id, *statuses]
         async with self.db.transaction() as conn:
             cur = await conn.execute(sql, params)
+            return cur.rowcount == 1
+
+    async def set_status_message(self, job_id: int, message_id: int) -> bool:
+        """Record the job's status message unless it has one, whatever its status meanwhile."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE jobs SET status_message_id = ?, updated_at = ? "
+                "WHERE id = ? AND status_message_id IS NULL",
+                (message_id, self.clock(), job_id),
+            )
             return cur.rowcount == 1
 
     async def reserve(
@@ -257,6 +267,20 @@ class JobStore:
         rows = await self.db.fetchall(
             f"SELECT * FROM jobs WHERE status IN ({', '.join('?' * len(values))}) ORDER BY id",
             tuple(values),
+        )
+        return [_row_to_job(r) for r in rows]
+
+    async def untold(self) -> list[Job]:
+        """Failed, expired or cancelled jobs whose user was never told (a crash came between).
+
+        Not delivered ones: the video itself told the user; only "Done" on the status message
+        may be missing then.
+        """
+        final = [s.value for s in TERMINAL_STATUSES if s is not JobStatus.DELIVERED]
+        rows = await self.db.fetchall(
+            f"SELECT * FROM jobs WHERE told_at IS NULL "
+            f"AND status IN ({', '.join('?' * len(final))}) ORDER BY id",
+            tuple(final),
         )
         return [_row_to_job(r) for r in rows]
 

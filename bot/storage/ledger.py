@@ -150,6 +150,14 @@ class Ledger:
             await self._insert(conn, user_id, None, "grant", GRANTED, amount, now, note)
             return await self.balance_in(conn, user_id, now)
 
+    async def refunded(self, job_id: int) -> int:
+        """The credits a job got back (0 when it was not refunded)."""
+        row = await self.db.fetchone(
+            "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE job_id = ? AND kind = 'refund'",
+            (job_id,),
+        )
+        return int(row[0]) if row else 0
+
     async def rows(self, user_id: int) -> list[dict[str, object]]:
         """Every ledger row of a user, oldest first (audits and tests)."""
         rows = await self.db.fetchall(

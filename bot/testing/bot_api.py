@@ -160,6 +160,10 @@ class FakeBotApi(SimulatedUsers):
             response = ok_response(await entry[1](params, files))
         except ApiError as error:
             response = error_response(error)
+        except (ConnectionResetError, aiohttp.ClientPayloadError) as exc:
+            # The bot went away mid-request (killed during an upload): nobody to answer.
+            log.info("client went away during %s: %s", method, type(exc).__name__)
+            raise
         except Exception as exc:  # a bug in the fake: answer like Telegram's 500, keep it visible
             log.exception("fake Bot API failed on %s", method)
             self.internal_errors.append(exc)
