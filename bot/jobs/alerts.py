@@ -1,4 +1,5 @@
-"""Operator alerts: a provider's auth or balance problem reaches the admins once per incident."""
+"""Operator alerts: a provider's auth or balance problem, or a run of failed jobs, reaches the
+admins once per incident (not once per job)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 
 from bot.jobs.context import JobContext
 from bot.jobs.messenger import Target
+from bot.models import ErrorKind, Job, JobStatus
 from bot.texts import t
 
 log = logging.getLogger(__name__)
@@ -25,3 +27,23 @@ async def alert_operator(ctx: JobContext, provider: str, kind: str, detail: str)
             Target(admin),
             t("en", "operator_alert", provider=provider, kind=kind, detail=detail[:300]),
         )
+
+
+FAILURE_WINDOW = 10  # look at the last N finished jobs
+FAILURE_RATE_ALERT = 0.5  # alert when at least this share of them failed on our side
+
+
+async def record_outcome(ctx: JobContext, job: Job) -> None:
+    """Remember how a job ended; alert the admins when too many recent jobs failed."""
+    if job.status is JobStatus.CANCELLED:
+        return
+    users_part = job.error_kind in (ErrorKind.CONTENT_POLICY.value, ErrorKind.VALIDATION.value)
+    failed = job.status in (JobStatus.FAILED, JobStatus.EXPIRED) and not users_part
+    outcomes = ctx.recent_outcomes
+    outcomes.append(failed)
+    del outcomes[:-FAILURE_WINDOW]
+    if len(outcomes) == FAILURE_WINDOW and sum(outcomes) >= FAILURE_RATE_ALERT * FAILURE_WINDOW:
+        detail = (
+            f"{sum(outcomes)} of the last {FAILURE_WINDOW} jobs failed (last: {job.error_kind})"
+        )
+        await alert_operator(ctx, job.provider or "all", "failure rate", detail)

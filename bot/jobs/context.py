@@ -59,6 +59,7 @@ class JobContext:
     # (provider, error kind) -> when admins were last alerted: one alert per incident
     last_alerts: dict[tuple[str, str], float] = field(default_factory=dict)
     status_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    recent_outcomes: list[bool] = field(default_factory=list)  # True = failed on our side
 
     def status_lock(self, job_id: int) -> asyncio.Lock:
         """Held while a job's status message is edited: edits never overtake each other."""

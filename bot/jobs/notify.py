@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from bot.faults import crash_point
 from bot.jobs import views
+from bot.jobs.alerts import record_outcome
 from bot.jobs.context import JobContext
 from bot.jobs.messenger import Target
 from bot.models import Job, JobStatus
@@ -87,6 +88,7 @@ async def finish(
     ctx.media.release_job(job.id)
     if count:  # drafts cancelled before Generate are not jobs
         ctx.metrics.job_finished(job.model, job.provider, job.status.value)
+        await record_outcome(ctx, job)
     text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
     markup = views.status_markup(job)
     if job.status_message_id is not None:
