@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterable
 
-TOKEN_SHAPE = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{20,}\b")
+TOKEN_SHAPE = re.compile(r"(?<![0-9])\d{5,}:[A-Za-z0-9_-]{20,}")  # also inside "./bot<token>/"
 
 
 class RedactSecrets(logging.Filter):

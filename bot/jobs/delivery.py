@@ -85,7 +85,10 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
     except DownloadError as exc:
         await fail_job(ctx, job, {S.DOWNLOADING}, "download", str(exc))
         return None
-    log.info("job %s downloaded %d bytes from %s", job.id, size, job.provider)
+    log.info(
+        "job %s downloaded %d bytes: user=%s provider=%s task=%s",
+        job.id, size, job.user_id, job.provider, job.task_id,
+    )  # fmt: skip
     return dest
 
 

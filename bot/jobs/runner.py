@@ -62,7 +62,10 @@ class JobRunner:
                 async with ctx.metrics.timed(provider.name, "submit"):
                     submitted = await provider.submit(self._request(job, provider))
             except ProviderError as exc:
-                log.warning("job %s: %s refused the submission: %s", job.id, provider.name, exc)
+                log.warning(
+                    "job %s: submission refused: user=%s provider=%s task=- error=%s",
+                    job.id, job.user_id, provider.name, exc,
+                )  # fmt: skip
                 await self._operator_alert(provider.name, exc)
                 if exc.next_provider_may_try and provider is not candidates[-1]:
                     back = await ctx.store.transition(
@@ -115,7 +118,10 @@ class JobRunner:
             job.id, job.user_id, provider.name, task_id, eta_s,
         )  # fmt: skip
         if done.job is None:
-            log.info("job %s was cancelled while submitting; task %s ignored", job.id, task_id)
+            log.info(
+                "job %s cancelled while submitting, task ignored: user=%s provider=%s task=%s",
+                job.id, job.user_id, provider.name, task_id,
+            )  # fmt: skip
             return
         crash_point("submitted")
         await refresh_status(ctx, done.job, force=True)
@@ -173,7 +179,10 @@ class JobRunner:
                 await self._not_found(job, provider)
                 return
             except ProviderError as exc:
-                log.warning("job %s: query failed (%s); polling again later", job.id, exc)
+                log.warning(
+                    "job %s: query failed, polling again later: user=%s provider=%s task=%s "
+                    "error=%s", job.id, job.user_id, provider.name, job.task_id, exc,
+                )  # fmt: skip
                 await self._operator_alert(provider.name, exc)
                 await self._schedule_poll(job)
                 return
@@ -183,8 +192,8 @@ class JobRunner:
     async def _on_event(self, job: Job, provider: VideoProvider, event: TaskEvent) -> None:
         ctx = self.ctx
         log.info(
-            "job %s event: provider=%s task=%s state=%s progress=%s",
-            job.id, provider.name, job.task_id, event.state, event.progress,
+            "job %s event: user=%s provider=%s task=%s state=%s progress=%s",
+            job.id, job.user_id, provider.name, job.task_id, event.state, event.progress,
         )  # fmt: skip
         if event.state is TaskState.SUCCEEDED:
             await deliver(ctx, job, provider, event)
