@@ -287,7 +287,11 @@ class World:
         stub = SimpleNamespace(
             store=self.store, ledger=self.ledger, clock=self.clock, registry=_Registry(),
             messenger=self.messenger, media=self.media, metrics=self.metrics, spawn=_drop,
-            settings=SimpleNamespace(refund_on_cancel=refund_on_cancel),
+            settings=SimpleNamespace(
+                refund_on_cancel=refund_on_cancel, admin_ids=frozenset(), alert_every_s=3600.0
+            ),
+            recent_outcomes=[], last_alerts={}, status_locks={},
+            status_lock=lambda job_id: asyncio.Lock(),
         )  # fmt: skip
         return cast(JobContext, stub)
 
