@@ -21,7 +21,7 @@ from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 
-TOKEN = "123456789:AAtestTOKENnotREAL_0123456789abcdefXYZ"
+TOKEN = "123456789:TESTtokenNotReal_0123456789abcdefXYZ"
 USER = 1001
 OTHER_USER = 1002
 

@@ -8,7 +8,7 @@ import logging
 
 from bot.logs import JsonFormatter, RedactSecrets
 
-TOKEN = "123456789:AAtestTOKENnotREAL_0123456789abcdefXYZ"
+TOKEN = "123456789:TESTtokenNotReal_0123456789abcdefXYZ"
 
 
 def emit(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,42 +23,20 @@ from bot.providers.errors import (
     TaskNotFound,
     UpstreamError,
 )
+from tests.replay import Replay, loader, record_sleeps
 
-DATA = Path(__file__).parent / "data" / "aimlapi"
 KEY = "aiml-key-SECRET"
 BASE = "https://aimlapi.test"
 IMAGE = "https://bot.example/media/abc123"
 GEN = "60ac7c34-3224-4b14-8e7d-0aa0db708325"
 
 
-def data(name: str) -> Any:
-    return json.loads((DATA / f"{name}.json").read_text())
-
-
-class Replay:
-    """A MockTransport handler answering from a script and recording every request."""
-
-    def __init__(self, *items: httpx.Response | Exception) -> None:
-        self.items = list(items)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        item = self.items.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
+data = loader("aimlapi")
 
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    seen: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        seen.append(seconds)
-
-    monkeypatch.setattr(_http, "_sleep", fake_sleep)
-    return seen
+    return record_sleeps(monkeypatch)
 
 
 def provider(replay: Replay) -> AimlapiProvider:

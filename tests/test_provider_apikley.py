@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from bot.models import ErrorKind, TaskState, VideoOptions
-from bot.providers import _http
 from bot.providers.apikley import ApikleyProvider
 from bot.providers.base import InvalidCallback, VideoProvider, VideoRequest
 from bot.providers.errors import (
@@ -27,8 +26,9 @@ from bot.providers.errors import (
     TaskNotFound,
     UpstreamError,
 )
+from tests.replay import DATA as FIXTURES
+from tests.replay import Replay, loader, record_sleeps
 
-DATA = Path(__file__).parent / "data" / "apikley"
 KEY = "apikley-key-SECRET"
 BASE = "https://apikley.test"
 IMAGE = "https://bot.example/media/abc123"
@@ -38,37 +38,13 @@ HMAC_KEY = "whsec-test"
 NOW = 1_700_000_000
 
 
-def data(name: str) -> Any:
-    return json.loads((DATA / f"{name}.json").read_text())
-
-
-class Replay:
-    """A MockTransport handler answering from a script and recording every request."""
-
-    def __init__(self, *items: httpx.Response | Exception) -> None:
-        self.items = list(items)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        item = self.items.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    def body(self, index: int = 0) -> Any:
-        return json.loads(self.requests[index].content)
+DATA = FIXTURES / "apikley"
+data = loader("apikley")
 
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    seen: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        seen.append(seconds)
-
-    monkeypatch.setattr(_http, "_sleep", fake_sleep)
-    return seen
+    return record_sleeps(monkeypatch)
 
 
 def provider(replay: Replay, **kwargs: Any) -> ApikleyProvider:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from bot.models import ErrorKind, TaskState, VideoOptions
-from bot.providers import _http
 from bot.providers.base import InvalidCallback, VideoProvider, VideoRequest
 from bot.providers.errors import (
     ContentPolicyError,
@@ -24,45 +21,22 @@ from bot.providers.errors import (
     UpstreamError,
 )
 from bot.providers.evolink import EvolinkProvider
+from tests.replay import DATA as FIXTURES
+from tests.replay import Replay, loader, record_sleeps
 
-DATA = Path(__file__).parent / "data" / "evolink"
 KEY = "evo-key-SECRET"
 BASE = "https://evolink.test"
 IMAGE = "https://bot.example/media/abc123"
 CALLBACK = "https://bot.example/callbacks/evolink/tok"
 
 
-def data(name: str) -> Any:
-    return json.loads((DATA / f"{name}.json").read_text())
-
-
-class Replay:
-    """A MockTransport handler answering from a script and recording every request."""
-
-    def __init__(self, *items: httpx.Response | Exception) -> None:
-        self.items = list(items)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        item = self.items.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    def body(self, index: int = 0) -> Any:
-        return json.loads(self.requests[index].content)
+DATA = FIXTURES / "evolink"
+data = loader("evolink")
 
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    seen: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        seen.append(seconds)
-
-    monkeypatch.setattr(_http, "_sleep", fake_sleep)
-    return seen
+    return record_sleeps(monkeypatch)
 
 
 def provider(replay: Replay) -> EvolinkProvider:

@@ -11,7 +11,6 @@ import pytest
 
 from bot import catalog
 from bot.models import ErrorKind, TaskState, VideoOptions
-from bot.providers import _http
 from bot.providers.base import InvalidCallback, VideoProvider, VideoRequest
 from bot.providers.errors import (
     InsufficientCredits,
@@ -24,8 +23,9 @@ from bot.providers.errors import (
     UpstreamError,
 )
 from bot.providers.foxapi import FoxapiProvider
+from tests.replay import DATA as FIXTURES
+from tests.replay import Replay, loader, record_sleeps
 
-DATA = Path(__file__).parent / "data" / "foxapi"
 KEY = "fox-key-SECRET"
 BASE = "https://foxapi.test"
 IMAGE = "https://bot.example/media/abc123"
@@ -33,34 +33,13 @@ TASK = "task-unified-1757165031-uyujaw3d"
 VIDEO = "https://files.foxapi.cc/videos/task-unified-1757165031-uyujaw3d.mp4"
 
 
-def data(name: str) -> Any:
-    return json.loads((DATA / f"{name}.json").read_text())
-
-
-class Replay:
-    """A MockTransport handler answering from a script and recording every request."""
-
-    def __init__(self, *items: httpx.Response | Exception) -> None:
-        self.items = list(items)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        item = self.items.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
+DATA = FIXTURES / "foxapi"
+data = loader("foxapi")
 
 
 @pytest.fixture(autouse=True)
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    seen: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        seen.append(seconds)
-
-    monkeypatch.setattr(_http, "_sleep", fake_sleep)
-    return seen
+    return record_sleeps(monkeypatch)
 
 
 def provider(replay: Replay) -> FoxapiProvider:

@@ -23,6 +23,7 @@ from bot.providers.errors import (
     UpstreamError,
     error_for,
 )
+from tests.replay import Replay, record_sleeps
 
 KEY = "sk-test-SECRET-0123456789"
 URL = "https://vendor.test/v1/things"
@@ -30,31 +31,10 @@ URL = "https://vendor.test/v1/things"
 Item = httpx.Response | Exception
 
 
-class Replay:
-    """A MockTransport handler answering from a script and recording every request."""
-
-    def __init__(self, *items: Item) -> None:
-        self.items = list(items)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        item = self.items.pop(0)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Backoff waits are recorded instead of slept."""
-    seen: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        seen.append(seconds)
-
-    monkeypatch.setattr(_http, "_sleep", fake_sleep)
-    return seen
+    return record_sleeps(monkeypatch)
 
 
 def simple_map(status: int, body: Any, response: httpx.Response) -> ProviderError:
