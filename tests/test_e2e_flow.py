@@ -155,4 +155,10 @@ async def test_quota_exhausted_is_refused_before_any_provider_request(
         )
         assert "not enough credits" in answer.params["text"].lower()
         assert answer.params.get("show_alert") is True
+        # the refusal also stays in the chat, in the same options message (no new message)
+        await tg.wait_until(
+            lambda: "Not enough credits" in (tg.message(USER, msg_id) or {}).get("text", "")
+        )
+        assert "Generate" in str((tg.message(USER, msg_id) or {}).get("reply_markup"))
+        assert len(tg.calls_of("sendMessage")) == 1  # only the options message itself
         assert evolink.requests_to("create") == []

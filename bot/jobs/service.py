@@ -244,9 +244,17 @@ class JobService:
         return Reply(raw(lang, "generating_alert"), then=self._start(reserved))
 
     async def _tell(self, job: Job, text: str) -> None:
-        """A refusal also stays in the chat (an alert box vanishes), under the options message."""
-        reply_to = job.status_message_id or job.photo_message_id
-        await self.ctx.messenger.send_text(Target(job.chat_id, job.thread_id, reply_to), text)
+        """A refusal also stays in the chat (an alert box vanishes): written into the options
+        message itself, whose buttons still work (a cheaper choice, or Generate later)."""
+        if job.status_message_id is None:
+            await self.ctx.messenger.send_text(
+                Target(job.chat_id, job.thread_id, job.photo_message_id), text
+            )
+            return
+        options_text, markup = await self._options_view(job)
+        await self.ctx.messenger.edit(
+            job.chat_id, job.status_message_id, f"{text}\n\n{options_text}", markup=markup
+        )
 
     async def _start(self, job: Job) -> None:
         await refresh_status(self.ctx, job, force=True)
