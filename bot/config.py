@@ -107,6 +107,7 @@ class Settings(BaseSettings):
     callback_grace_s: float = Field(20.0, ge=0, description="a number of seconds >= 0")
     job_deadline_floor_s: float = Field(900.0, gt=0, description=_SECONDS)
     media_ttl_s: float = Field(3 * 3600.0, gt=0, description=_SECONDS)
+    status_edit_interval_s: float = Field(5.0, gt=0, description=_SECONDS)
 
     @classmethod
     def settings_customise_sources(

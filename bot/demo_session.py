@@ -62,6 +62,8 @@ def demo_settings(api_base_url: str, data_dir: Path) -> Settings:
             "DATABASE_PATH": str(data_dir / "demo.db"),
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": "0",
+            # Show every step of the short local render instead of merging them.
+            "STATUS_EDIT_INTERVAL_S": "0.2",
         },
         env_file=None,
     )

@@ -94,7 +94,8 @@ class BotRuntime:
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,
             prices=PriceTable.load(s.prices_file), media=media,
-            messenger=TelegramMessenger(app.bot), http=self.http, metrics=self.metrics,
+            messenger=TelegramMessenger(app.bot, min_edit_interval=s.status_edit_interval_s),
+            http=self.http, metrics=self.metrics,
         )  # fmt: skip
         self.ctx = ctx
         runner = JobRunner(ctx)
@@ -229,6 +230,7 @@ class BotRuntime:
                 await app.stop()
         if self.ctx is not None:
             await self.ctx.cancel_all()
+            await self.ctx.messenger.aclose()
             for provider in self.ctx.registry.providers:
                 await provider.aclose()
         if app is not None:

@@ -66,6 +66,8 @@ def _env(tmp_path: Path, tg: FakeBotApi, evolink: EvolinkFake) -> dict[str, str]
         "CALLBACK_GRACE_S": "60",
         "POLL_INITIAL_S": "0.05",
         "POLL_MAX_S": "0.2",
+        # Status edits are paced at 5 s in production; tests read each state as it happens.
+        "STATUS_EDIT_INTERVAL_S": "0.05",
     }
 
 

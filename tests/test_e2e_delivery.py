@@ -112,7 +112,10 @@ async def test_progress_edits_are_rate_limited_and_never_repeat_a_text(
     states = ["processing"] * 30 + ["completed"]
     evolink.script(states)
     started = time.monotonic()
-    async with start_bot(CALLBACK_GRACE_S="0.05", POLL_INITIAL_S="0.05", POLL_MAX_S="0.05"):
+    async with start_bot(
+        CALLBACK_GRACE_S="0.05", POLL_INITIAL_S="0.05", POLL_MAX_S="0.05",
+        STATUS_EDIT_INTERVAL_S="5",
+    ):  # fmt: skip
         _, msg_id = await generate(tg)
         await tg.wait_call("sendVideo", timeout=30)
     elapsed = time.monotonic() - started

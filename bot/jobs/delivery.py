@@ -41,7 +41,7 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         return  # another callback or poll is already delivering it, or the job was cancelled
     job = claimed.job
     crash_point("claimed")
-    await refresh_status(ctx, job, force=True)
+    await refresh_status(ctx, job, force=False)
     work = ctx.settings.work_dir / f"job-{job.id}"
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -54,7 +54,7 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         if sending.job is None:
             return
         job = sending.job
-        await refresh_status(ctx, job, force=True)
+        await refresh_status(ctx, job, force=False)
         await _send(ctx, job, info)
     finally:
         _cleanup(work)

@@ -1,12 +1,14 @@
 """The Telegram seam of the job service: photo download, status edits, video delivery.
 
-Status edits are throttled here (at most one every `min_edit_interval` seconds per message,
-never an unchanged text) so that progress reports can never flood a chat; state changes pass
-`force=True` and are limited only by PTB's AIORateLimiter.
+Status edits are paced here: at most one every `min_edit_interval` seconds per message (a newer
+state waits for the window and replaces one still waiting), never an unchanged text, so a fast
+job or a chatty provider can never flood a chat. Answers to a button press and final states pass
+`force=True` and go out at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -59,6 +61,10 @@ class TelegramMessenger:
         self.min_edit_interval = min_edit_interval
         self.clock = clock
         self._last_edit: dict[tuple[int, int], tuple[float, str]] = {}
+        self._pending: dict[tuple[int, int], tuple[str, InlineKeyboardMarkup | None]] = {}
+        self._timers: dict[tuple[int, int], asyncio.Task[None]] = {}
+        self._generation: dict[tuple[int, int], int] = {}
+        self._locks: dict[tuple[int, int], asyncio.Lock] = {}
 
     async def download_photo(self, file_id: str, file_size: int | None = None) -> bytes:
         """The photo's bytes via getFile; the file URL (it holds the token) never leaves PTB."""
@@ -102,31 +108,83 @@ class TelegramMessenger:
         markup: InlineKeyboardMarkup | None = None,
         force: bool = True,
     ) -> bool:
-        """Edit a status message; skipped when unchanged or (unless forced) too soon."""
+        """Edit a message. `force`: now (a reply to a press, a final state). Otherwise at most one
+        edit per `min_edit_interval`: a newer text waits for the window and replaces any text
+        still waiting, so the message always ends on the latest state. Unchanged text: no call."""
         key = (chat_id, message_id)
         now = self.clock()
         last = self._last_edit.get(key)
-        if last is not None:
-            if last[1] == text and not force:
-                return False
-            if not force and now - last[0] < self.min_edit_interval:
-                return False
-        try:
-            await self.bot.edit_message_text(
-                text, chat_id=chat_id, message_id=message_id, reply_markup=markup
-            )
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                log.warning("edit of message %s in chat %s refused: %s", message_id, chat_id, exc)
-                return False
-        except Forbidden as exc:
-            log.warning("edit in chat %s forbidden: %s", chat_id, exc.message)
+        if force:
+            self._generation[key] = self._generation.get(key, 0) + 1  # drops a waiting edit
+            self._pending.pop(key, None)
+        elif last is not None and now - last[0] < self.min_edit_interval:
+            if last[1] != text or key in self._pending:
+                self._pending[key] = (text, markup)
+                if key not in self._timers:
+                    delay = self.min_edit_interval - (now - last[0])
+                    self._timers[key] = asyncio.create_task(self._deferred(key, delay))
             return False
-        self._last_edit[key] = (now, text)
+        return await self._send_edit(key, text, markup, unchanged_ok=not force)
+
+    async def _deferred(self, key: tuple[int, int], delay: float) -> None:
+        generation = self._generation.get(key, 0)
+        try:
+            await asyncio.sleep(delay)  # a timer, not synchronisation: the edit window opens
+            pending = self._pending.pop(key, None)
+            if pending is not None and self._generation.get(key, 0) == generation:
+                await self._send_edit(key, pending[0], pending[1], unchanged_ok=True)
+        except TelegramError as exc:  # a progress edit is not worth more than a log line
+            log.info("paced edit of message %s failed: %s", key[1], exc)
+        finally:
+            self._timers.pop(key, None)
+
+    async def aclose(self) -> None:
+        """Drop edits still waiting for their window (the bot is stopping)."""
+        timers = list(self._timers.values())
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+        self._pending.clear()
+
+    async def _send_edit(
+        self,
+        key: tuple[int, int],
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+        *,
+        unchanged_ok: bool,
+    ) -> bool:
+        chat_id, message_id = key
+        last = self._last_edit.get(key)
+        if unchanged_ok and last is not None and last[1] == text:
+            return False
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            try:
+                await self.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, reply_markup=markup
+                )
+            except BadRequest as exc:
+                if "not modified" not in exc.message.lower():
+                    log.warning(
+                        "edit of message %s in chat %s refused: %s", message_id, chat_id, exc
+                    )
+                    return False
+            except Forbidden as exc:
+                log.warning("edit in chat %s forbidden: %s", chat_id, exc.message)
+                return False
+            self._last_edit[key] = (self.clock(), text)
         return True
 
     def forget(self, chat_id: int, message_id: int) -> None:
-        self._last_edit.pop((chat_id, message_id), None)
+        """The message reached its final state: drop its bookkeeping and any waiting edit."""
+        key = (chat_id, message_id)
+        self._last_edit.pop(key, None)
+        self._pending.pop(key, None)
+        self._generation[key] = self._generation.get(key, 0) + 1
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._locks.pop(key, None)
 
     async def upload_action(self, target: Target) -> None:
         try:

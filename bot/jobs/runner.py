@@ -124,7 +124,7 @@ class JobRunner:
             )  # fmt: skip
             return
         crash_point("submitted")
-        await refresh_status(ctx, done.job, force=True)
+        await refresh_status(ctx, done.job, force=False)
         if job.id in self._early_wakeups:
             self._early_wakeups.discard(job.id)
             await self.check(job.id)
