@@ -7,8 +7,11 @@ in one message and the process exits with status 2. SIGTERM and SIGINT stop it c
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
+
+from telegram.error import InvalidToken, NetworkError
 
 from bot.config import ConfigError, load_settings
 from bot.logs import setup_logging
@@ -49,12 +52,18 @@ async def _serve(settings: object) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    log = logging.getLogger("bot")
     try:
         await run_until_stopped(settings, stop)
-    except Exception as exc:  # a start-up failure: say what, not a traceback wall
-        import logging
-
-        logging.getLogger("bot").error("the bot stopped: %s", exc, exc_info=True)
+    except InvalidToken:
+        log.error("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN")
+        return 2
+    except NetworkError as exc:
+        log.error("cannot reach the Bot API at %s: %s", settings.telegram_api_base_url, exc)
+        log.debug("details", exc_info=True)
+        return 1
+    except Exception as exc:  # a start-up failure: say what, with the details for a bug report
+        log.error("the bot stopped: %s", exc, exc_info=True)
         return 1
     return 0
 

@@ -17,7 +17,7 @@ import httpx
 from aiohttp import web
 from telegram import BotCommand, Update
 from telegram.constants import FileSizeLimit, ParseMode
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 import handlers
@@ -38,6 +38,8 @@ from bot.web import WebDeps, create_web_app
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 
 log = logging.getLogger(__name__)
+
+STARTUP_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 15.0)
 
 COMMANDS = [
     ("start", "What this bot does"),
@@ -111,7 +113,7 @@ class BotRuntime:
         app.bot_data["users"] = UserStore(self.db)
         app.bot_data["metrics"] = self.metrics
         handlers.register(app)
-        await app.initialize()  # getMe: fails fast on a wrong token
+        await self._initialize_telegram(app)
         self._telegram_ok = True
         resubmit = await self.poller.recover()  # before serving: nothing can race it
         await self._start_web(ctx, runner)
@@ -125,6 +127,26 @@ class BotRuntime:
             app.bot.username, "webhook" if s.webhook_mode else "polling",
             ",".join(p.name for p in registry.providers), s.http_host, self.port,
         )  # fmt: skip
+
+    async def _initialize_telegram(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """getMe: a refused token fails at once; an unreachable Bot API is retried a while
+        (a network blip at start-up should not stop the bot)."""
+        for attempt, wait in enumerate((*STARTUP_RETRY_WAITS, None), start=1):
+            try:
+                await app.initialize()
+                return
+            except InvalidToken:
+                raise
+            except NetworkError as exc:
+                if wait is None:
+                    raise
+                log.warning(
+                    "Bot API not reachable (attempt %d): %s; retrying in %.0f s",
+                    attempt,
+                    exc,
+                    wait,
+                )
+                await asyncio.sleep(wait)
 
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
         s = self.settings

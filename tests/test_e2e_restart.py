@@ -94,3 +94,19 @@ async def test_invalid_configuration_lists_every_problem_and_exits_2(tmp_path: P
     for name in ("TELEGRAM_BOT_TOKEN", "HTTP_PORT", "DAILY_QUOTA", "PUBLIC_BASE_URL"):
         assert name in text
     assert "Traceback" not in text
+
+
+async def test_a_token_telegram_refuses_exits_2_with_a_clear_message(
+    tg: FakeBotApi, env: dict[str, str], tmp_path: Path
+) -> None:
+    wrong = {**env, "TELEGRAM_BOT_TOKEN": "42:not-the-token-the-fake-knows"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **wrong},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    text = err.decode()
+    assert "TELEGRAM_BOT_TOKEN" in text and "Traceback" not in text
+    assert "not-the-token" not in text  # not even the wrong token is logged
