@@ -68,6 +68,9 @@ EN: dict[str, str] = {
         "“No prompt” to let the model improvise."
     ),
     "credits_n": "{n} credit(s)",
+    "credit_one": "{n} credit",
+    "credit_few": "{n} credits",
+    "credit_many": "{n} credits",
     "unit_seconds": "{n} s",
     "mode_fun": "Fun",
     "mode_normal": "Normal",
@@ -91,7 +94,7 @@ EN: dict[str, str] = {
     "status_failed": "❌ <b>Failed:</b> {reason}{refund}",
     "status_expired": "⌛ <b>Took too long</b> and was stopped.{refund}",
     "eta": " · about {eta} left",
-    "refunded": " Your {n} credit(s) were refunded.",
+    "refunded": " {credits} refunded.",
     "progress": " {pct}%",
     "caption": "🎬 {prompt}\n<i>{model} · {options}</i>",
     "fail_content_policy": (

@@ -70,6 +70,9 @@ RU: dict[str, str] = {
         "«Без описания», чтобы модель придумала сама."
     ),
     "credits_n": "{n} кред.",
+    "credit_one": "{n} кредит",
+    "credit_few": "{n} кредита",
+    "credit_many": "{n} кредитов",
     "unit_seconds": "{n} с",
     "mode_fun": "Весёлый",
     "mode_normal": "Обычный",
@@ -93,7 +96,7 @@ RU: dict[str, str] = {
     "status_failed": "❌ <b>Не получилось:</b> {reason}{refund}",
     "status_expired": "⌛ <b>Слишком долго</b> — задание остановлено.{refund}",
     "eta": " · осталось около {eta}",
-    "refunded": " Ваши кредиты ({n}) возвращены.",
+    "refunded": " Возвращено: {credits}.",
     "progress": " {pct}%",
     "caption": "🎬 {prompt}\n<i>{model} · {options}</i>",
     "fail_content_policy": (

@@ -35,6 +35,22 @@ def raw(lang: str, key: str) -> str:
     return CATALOGS.get(lang, EN).get(key) or EN[key]
 
 
+def credits_label(lang: str, n: int) -> str:
+    """ "1 credit", "5 credits"; Russian has three forms (1 кредит, 2 кредита, 5 кредитов)."""
+    if lang == "ru":
+        tens, ones = n % 100, n % 10
+        form = (
+            "one"
+            if ones == 1 and tens != 11
+            else "few"
+            if 2 <= ones <= 4 and not 12 <= tens <= 14
+            else "many"
+        )
+    else:
+        form = "one" if n == 1 else "many"
+    return t(lang, f"credit_{form}", n=n)
+
+
 def cut(text: str, limit: int) -> str:
     """Shorten plain text to `limit` characters with an ellipsis."""
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"

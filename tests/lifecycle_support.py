@@ -305,7 +305,7 @@ async def late_callback_is_ignored(
     assert await ledger(runtime) == before  # no settle, no second refund
 
 
-PRICE_RE = re.compile(r"Price: (\d+) credit\(s\) · Your balance: (\S+)")
+PRICE_RE = re.compile(r"Price: (\d+) credits? · Your balance: (\S+)")
 
 
 def shown_price(tg: FakeBotApi, message_id: int, chat_id: int = USER) -> tuple[int, str]:

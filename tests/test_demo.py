@@ -60,8 +60,8 @@ def test_demo_delivers_a_playable_video_and_prints_the_conversation(tmp_path: Pa
     assert "👤 you: /start" in text
     assert "👤 you: [photo 960×640] the camera glides" in text
     assert "🤖 bot: 🎬 Video options" in text
-    assert "[ ✅ 5 s ] [ 10 s ]  [ ▶️ Generate · 1 credit(s) ] [ ✖️ Cancel ]" in text
-    assert "👤 you: presses [ ▶️ Generate · 1 credit(s) ]" in text
+    assert "[ ✅ 5 s ] [ 10 s ]  [ ▶️ Generate · 1 credit ] [ ✖️ Cancel ]" in text
+    assert "👤 you: presses [ ▶️ Generate · 1 credit ]" in text
     assert "edits its message: 🎨 Generating" in text
     assert f"rendering {progress_bar(100)}" in text
     assert "🤖 bot: 🎞️ [video 720×480, 5 s," in text

@@ -87,7 +87,7 @@ async def test_cancel_while_the_create_request_is_in_flight_refunds_and_ignores_
         query = await press(tg, USER, USER, msg_id, "Cancel")
         assert (await answer_of(tg, query)).params["text"] == "Cancelled."
         text = await wait_text(tg, msg_id, "Cancelled.")
-        assert "1 credit(s) were refunded" in text
+        assert "1 credit refunded" in text
         assert (await job_by_message(runtime, msg_id)).status is S.CANCELLED
         assert await kinds(runtime) == ["allowance", "reserve", "refund"]
         assert await balance_total(runtime) == 5

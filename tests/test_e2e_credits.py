@@ -62,14 +62,14 @@ async def test_the_options_message_shows_the_price_and_the_reserve_equals_it(
     async with start_bot() as runtime:  # default prices, DAILY_QUOTA=5
         _, msg_id = await open_options(tg)
         assert shown_price(tg, msg_id) == (1, "5")
-        assert "Generate · 1 credit(s)" in markup_of(tg, msg_id)
+        assert "Generate · 1 credit" in markup_of(tg, msg_id)
         await choose(tg, msg_id, "10 s")
-        await wait_text(tg, msg_id, "Price: 2 credit(s)")
+        await wait_text(tg, msg_id, "Price: 2 credits")
         await choose(tg, msg_id, "720p")
-        await wait_text(tg, msg_id, "Price: 3 credit(s)")
-        assert "Generate · 3 credit(s)" in markup_of(tg, msg_id)
+        await wait_text(tg, msg_id, "Price: 3 credits")
+        assert "Generate · 3 credits" in markup_of(tg, msg_id)
         await choose(tg, msg_id, "6 s")
-        await wait_text(tg, msg_id, "Price: 2 credit(s)")
+        await wait_text(tg, msg_id, "Price: 2 credits")
         await choose(tg, msg_id, "10 s")
         price, balance = shown_price(tg, msg_id)
         assert (price, balance) == (3, "5")
@@ -105,7 +105,7 @@ async def test_a_prices_file_overrides_the_defaults(
         await choose(tg, msg_id, "720p")  # not in the file's grok entry: adds nothing
         assert shown_price(tg, msg_id) == (2, "10")
         await choose(tg, msg_id, "10 s")
-        await wait_text(tg, msg_id, "Price: 4 credit(s)")
+        await wait_text(tg, msg_id, "Price: 4 credits")
         await press(tg, USER, USER, msg_id, "Generate")
         await evolink.wait_task()
         assert await ledger(runtime) == [("allowance", "daily", 10), ("reserve", "daily", -4)]

@@ -162,7 +162,7 @@ async def test_change_options_under_a_video_shows_new_options_and_charges_nothin
         newest = bot_message_ids(tg, "Video options")[-1]
         # the new options message starts from the job's choices, ready to change
         await tg.wait_until(lambda: "✅ 10 s" in markup_of(tg, newest))
-        assert "Price: 2 credit(s)" in text_of(tg, newest)
+        assert "Price: 2 credits" in text_of(tg, newest)
         draft = await job_by_message(runtime, newest)
         assert draft.status is S.DRAFT and draft.options == delivered.options
         assert draft.photo_file_id == delivered.photo_file_id and draft.prompt == "a boat sails"
@@ -311,7 +311,7 @@ async def test_watchdog_expires_a_submitted_job_at_its_deadline_and_refunds(
             "sendMessage", lambda c: "Took too long" in c.params.get("text", ""), timeout=10
         )
         assert told.params["reply_parameters"]["message_id"] == photo_id
-        assert "1 credit(s) were refunded" in told.params["text"]
+        assert "1 credit refunded" in told.params["text"]
         assert "Try again" in str(told.params.get("reply_markup"))
         await wait_text(tg, msg_id, "Took too long")
         expired = await job_by_message(runtime, msg_id)

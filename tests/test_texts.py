@@ -9,7 +9,7 @@ import pytest
 
 from bot.text_catalog_en import EN
 from bot.text_catalog_ru import RU
-from bot.texts import CATALOGS, language_for, raw, t
+from bot.texts import CATALOGS, credits_label, language_for, raw, t
 
 # The tags Telegram's HTML parse mode accepts (the catalogs use no attributes).
 ALLOWED_TAGS = frozenset({"b", "i", "u", "s", "code", "pre", "tg-spoiler", "blockquote"})
@@ -97,6 +97,10 @@ def test_t_escapes_user_input() -> None:
 
 def test_non_string_arguments_pass_through() -> None:
     assert t("en", "credits_n", n=3) == "3 credit(s)"
+    assert [credits_label("en", n) for n in (1, 2)] == ["1 credit", "2 credits"]
+    ru = [credits_label("ru", n) for n in (1, 3, 5, 11, 21, 22, 112)]
+    assert ru == ["1 кредит", "3 кредита", "5 кредитов", "11 кредитов", "21 кредит", "22 кредита",
+                  "112 кредитов"]  # fmt: skip
     assert t("ru", "unit_seconds", n=6) == "6 с"
 
 

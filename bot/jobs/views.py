@@ -11,14 +11,14 @@ from bot import keyboards
 from bot.catalog import ModelSpec
 from bot.models import ErrorKind, Job, JobStatus
 from bot.storage import Balance
-from bot.texts import cut, describe_options, raw, t
+from bot.texts import credits_label, cut, describe_options, raw, t
 
 CAPTION_LIMIT = 1024
 PROMPT_PREVIEW = 300
 
 
 def price_label(lang: str, price: int) -> str:
-    return t(lang, "credits_n", n=price)
+    return credits_label(lang, price)
 
 
 def prompt_preview(lang: str, prompt: str) -> str:
@@ -52,7 +52,7 @@ def status_text(job: Job, title: str, *, refunded: int = 0, now: float | None = 
     lang = job.language
     opts = describe_options(lang, job.options)
     now = time.time() if now is None else now
-    refund = t(lang, "refunded", n=refunded) if refunded else ""
+    refund = t(lang, "refunded", credits=credits_label(lang, refunded)) if refunded else ""
     match job.status:
         case JobStatus.RESERVED | JobStatus.SUBMITTING:
             return t(lang, "status_reserved", model=title, options=opts, prompt="\x00").replace(
