@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -274,7 +273,3 @@ async def run_until_stopped(settings: Settings, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         await runtime.stop()
-
-
-def work_dir_of(settings: Settings) -> Path:
-    return settings.database_path.parent / "work"

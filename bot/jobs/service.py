@@ -7,7 +7,9 @@ the user sees afterwards (status edits, the video, failures) goes through the me
 from __future__ import annotations
 
 import asyncio
+import html as html_lib
 import logging
+import re
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -358,9 +360,6 @@ def _photo_problem_text(
 
 def _plain(text: str) -> str:
     """Alert boxes show no HTML: strip our tags and unescape."""
-    import html as html_lib
-    import re
-
     return html_lib.unescape(re.sub(r"<[^>]+>", "", text))[:200]
 
 

@@ -50,10 +50,6 @@ class ProviderRegistry:
             if model in p.models and _can_make(p.models[model], origin, values)
         ]
 
-    @property
-    def needs_public_url(self) -> bool:
-        return any(p.needs_public_image for p in self.providers)
-
 
 def _can_make(spec: ModelSpec, origin: ModelSpec, values: dict[str, str]) -> bool:
     for name, value in values.items():
