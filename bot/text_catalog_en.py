@@ -88,6 +88,7 @@ EN: dict[str, str] = {
         "Prompt: {prompt}"
     ),
     "status_downloading": "📥 <b>Downloading</b> the video…\n{model} · {options}",
+    "status_preparing": "🎞️ <b>Preparing</b> the video…\n{model} · {options}",
     "status_sending": "📤 <b>Sending</b> the video…\n{model} · {options}",
     "status_delivered": "✅ <b>Done!</b> Your video is above. ({model} · {options})",
     "status_cancelled": "✖️ <b>Cancelled.</b>{refund}",

@@ -90,6 +90,7 @@ RU: dict[str, str] = {
         "Описание: {prompt}"
     ),
     "status_downloading": "📥 <b>Скачиваю</b> видео…\n{model} · {options}",
+    "status_preparing": "🎞️ <b>Готовлю</b> видео…\n{model} · {options}",
     "status_sending": "📤 <b>Отправляю</b> видео…\n{model} · {options}",
     "status_delivered": "✅ <b>Готово!</b> Видео — выше. ({model} · {options})",
     "status_cancelled": "✖️ <b>Отменено.</b>{refund}",

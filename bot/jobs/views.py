@@ -76,7 +76,9 @@ def status_text(job: Job, title: str, *, refunded: int = 0, now: float | None = 
                 prompt="\x00",
             ).replace("\x00", prompt_preview(lang, job.prompt))
         case JobStatus.DOWNLOADING:
-            return t(lang, "status_downloading", model=title, options=opts)
+            # The local renderer's video is already on disk: nothing is downloaded.
+            key = "status_preparing" if job.provider == "local" else "status_downloading"
+            return t(lang, key, model=title, options=opts)
         case JobStatus.SENDING:
             return t(lang, "status_sending", model=title, options=opts)
         case JobStatus.DELIVERED:
