@@ -15,8 +15,14 @@ from urllib.parse import urlsplit
 
 from bot.catalog import ModelSpec
 from bot.models import ErrorKind, TaskEvent, TaskState
-from bot.providers.base import VideoRequest
-from bot.providers.errors import ProviderError, ProviderTimeout, ProviderValidationError, error_for
+from bot.providers.base import Submitted, VideoRequest
+from bot.providers.errors import (
+    ProviderError,
+    ProviderTimeout,
+    ProviderValidationError,
+    error_for,
+    outcome_unknown,
+)
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +198,16 @@ def no_video_event(provider: str, raw: Mapping[str, Any], common: dict[str, Any]
         error_message="the provider reported success but sent no video URL",
         **common,
     )
+
+
+def unified_submitted(provider: str, body: Any) -> Submitted:
+    """The create answer in the unified task shape (evolink, foxapi): `id`, `task_info`."""
+    task_id = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(task_id, str) or not task_id:
+        # A yes without an id: a task may exist, so never let another provider try.
+        raise outcome_unknown("create answer has no task id", provider=provider, status=200)
+    info = obj(body.get("task_info"))
+    return Submitted(task_id=task_id, eta_s=as_int(info.get("estimated_time")))
 
 
 def unified_failure(

@@ -16,10 +16,10 @@ import httpx
 from bot import catalog
 from bot.catalog import ModelSpec, OptionSpec
 from bot.models import ErrorKind, TaskEvent, TaskState
-from bot.providers import _http
 from bot.providers import _parsing as P
-from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
-from bot.providers.errors import ProviderError, ProviderTimeout, UpstreamError, outcome_unknown
+from bot.providers._remote import RemoteProvider
+from bot.providers.base import Submitted, VideoRequest
+from bot.providers.errors import ProviderError, UpstreamError, outcome_unknown
 
 NAME = "aimlapi"
 VENDOR_MODEL = "x-ai/grok-imagine-video"
@@ -97,18 +97,12 @@ def task_event(body: Mapping[str, Any], task_id: str) -> TaskEvent:
     return TaskEvent(state=state, **common)
 
 
-class AimlapiProvider:
+class AimlapiProvider(RemoteProvider):
     """aimlapi.com adapter: poll only; failures can arrive as HTTP 200."""
 
     name = NAME
-    uses_callbacks = False
-    needs_public_image = True
-
-    def __init__(self, client: httpx.AsyncClient, *, api_key: str, base_url: str) -> None:
-        self.models: dict[str, ModelSpec] = dict(MODELS)
-        self._client = client
-        self._api_key = api_key
-        self._base = base_url.rstrip("/")
+    catalog = MODELS
+    _map_error = staticmethod(map_error)
 
     def build_body(self, request: VideoRequest) -> dict[str, Any]:
         """The create body for `request` (quality goes out as `resolution`)."""
@@ -126,15 +120,8 @@ class AimlapiProvider:
 
     async def submit(self, request: VideoRequest) -> Submitted:
         """Create the generation; raise a `ProviderError` on refusal."""
-        body = await _http.call_json(
-            self._client,
-            NAME,
-            "POST",
-            f"{self._base}/v2/video/generations",
-            api_key=self._api_key,
-            json=self.build_body(request),
-            create=True,
-            map_error=map_error,
+        body = await self._call(
+            "POST", "/v2/video/generations", json=self.build_body(request), create=True
         )
         if not isinstance(body, dict):
             raise outcome_unknown("create answer is not an object", provider=NAME, status=200)
@@ -143,35 +130,12 @@ class AimlapiProvider:
             raise P.make_error(kind, NAME, message or "generation refused", status=200, code=code)
         task_id = body.get("id") or body.get("generation_id")
         if not isinstance(task_id, str) or not task_id:
-            raise ProviderTimeout(
-                "create answer has no generation id",
-                outcome_unknown=True,
-                provider=NAME,
-                status=200,
-            )
+            raise outcome_unknown("create answer has no generation id", provider=NAME, status=200)
         return Submitted(task_id=task_id)
 
     async def query(self, task_id: str) -> TaskEvent:
         """Ask aimlapi where the generation stands."""
-        body = await _http.call_json(
-            self._client,
-            NAME,
-            "GET",
-            f"{self._base}/v2/video/generations",
-            api_key=self._api_key,
-            params={"generation_id": task_id},
-            map_error=map_error,
-        )
+        body = await self._call("GET", "/v2/video/generations", params={"generation_id": task_id})
         if not isinstance(body, dict):
             raise UpstreamError("generation answer is not an object", provider=NAME, status=200)
         return task_event(body, task_id)
-
-    def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
-        """aimlapi documents no callbacks: any callback is refused."""
-        raise InvalidCallback("aimlapi sends no callbacks")
-
-    def bind_wakeup(self, wake: WakeUp) -> None:
-        """Remote provider: completion arrives by poll."""
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared."""

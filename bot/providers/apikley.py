@@ -21,9 +21,9 @@ import httpx
 from bot import catalog
 from bot.catalog import ModelSpec, OptionSpec
 from bot.models import ErrorKind, TaskEvent, TaskState
-from bot.providers import _http
 from bot.providers import _parsing as P
-from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
+from bot.providers._remote import RemoteProvider
+from bot.providers.base import InvalidCallback, Submitted, VideoRequest
 from bot.providers.errors import ProviderError, UpstreamError, outcome_unknown
 
 NAME = "apikley"
@@ -127,12 +127,14 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-class ApikleyProvider:
+class ApikleyProvider(RemoteProvider):
     """apikley adapter: body-coded answers, `callBackUrl` callbacks (optionally HMAC-signed)."""
 
     name = NAME
     uses_callbacks = True
-    needs_public_image = True
+    catalog = MODELS
+    _map_error = staticmethod(map_error)
+    _body_error = staticmethod(body_error)
 
     def __init__(
         self,
@@ -143,10 +145,7 @@ class ApikleyProvider:
         hmac_key: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.models: dict[str, ModelSpec] = dict(MODELS)
-        self._client = client
-        self._api_key = api_key
-        self._base = base_url.rstrip("/")
+        super().__init__(client, api_key=api_key, base_url=base_url)
         self._hmac_key = hmac_key
         self._clock = clock
 
@@ -167,16 +166,8 @@ class ApikleyProvider:
 
     async def submit(self, request: VideoRequest) -> Submitted:
         """Create the task; raise a `ProviderError` on refusal."""
-        body = await _http.call_json(
-            self._client,
-            NAME,
-            "POST",
-            f"{self._base}/api/v1/jobs/createTask",
-            api_key=self._api_key,
-            json=self.build_body(request),
-            create=True,
-            map_error=map_error,
-            body_error=body_error,
+        body = await self._call(
+            "POST", "/api/v1/jobs/createTask", json=self.build_body(request), create=True
         )
         data = P.obj(body.get("data"))
         task_id = data.get("taskId") or data.get("task_id") or body.get("taskId")
@@ -187,16 +178,7 @@ class ApikleyProvider:
 
     async def query(self, task_id: str) -> TaskEvent:
         """Ask apikley where the task stands."""
-        body = await _http.call_json(
-            self._client,
-            NAME,
-            "GET",
-            f"{self._base}/api/v1/jobs/recordInfo",
-            api_key=self._api_key,
-            params={"taskId": task_id},
-            map_error=map_error,
-            body_error=body_error,
-        )
+        body = await self._call("GET", "/api/v1/jobs/recordInfo", params={"taskId": task_id})
         return task_event(body, task_id)
 
     def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
@@ -226,9 +208,3 @@ class ApikleyProvider:
         digest = hmac.new(key.encode(), f"{task_id}.{stamp}".encode(), hashlib.sha256).digest()
         if not hmac.compare_digest(base64.b64encode(digest), signature.encode()):
             raise InvalidCallback("callback signature does not match")
-
-    def bind_wakeup(self, wake: WakeUp) -> None:
-        """Remote provider: completion arrives by callback or poll."""
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared."""

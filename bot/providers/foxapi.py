@@ -16,10 +16,10 @@ import httpx
 from bot import catalog
 from bot.catalog import ModelSpec, OptionSpec
 from bot.models import TaskEvent, TaskState
-from bot.providers import _http
 from bot.providers import _parsing as P
-from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
-from bot.providers.errors import ProviderError, UpstreamError, outcome_unknown
+from bot.providers._remote import RemoteProvider
+from bot.providers.base import Submitted, VideoRequest
+from bot.providers.errors import ProviderError, UpstreamError
 
 NAME = "foxapi"
 VENDOR_MODEL = "grok-imagine-image-to-video"
@@ -88,18 +88,12 @@ def task_event(task: Mapping[str, Any], task_id: str) -> TaskEvent:
     return TaskEvent(state=state, **common)
 
 
-class FoxapiProvider:
+class FoxapiProvider(RemoteProvider):
     """foxapi.cc adapter: poll only."""
 
     name = NAME
-    uses_callbacks = False
-    needs_public_image = True
-
-    def __init__(self, client: httpx.AsyncClient, *, api_key: str, base_url: str) -> None:
-        self.models: dict[str, ModelSpec] = dict(MODELS)
-        self._client = client
-        self._api_key = api_key
-        self._base = base_url.rstrip("/")
+    catalog = MODELS
+    _map_error = staticmethod(map_error)
 
     def build_body(self, request: VideoRequest) -> dict[str, Any]:
         """The create body for `request` (quality goes out as `resolution`)."""
@@ -115,43 +109,14 @@ class FoxapiProvider:
 
     async def submit(self, request: VideoRequest) -> Submitted:
         """Create the task; raise a `ProviderError` on refusal."""
-        body = await _http.call_json(
-            self._client,
-            NAME,
-            "POST",
-            f"{self._base}/v1/videos/generations",
-            api_key=self._api_key,
-            json=self.build_body(request),
-            create=True,
-            map_error=map_error,
+        body = await self._call(
+            "POST", "/v1/videos/generations", json=self.build_body(request), create=True
         )
-        task_id = body.get("id") if isinstance(body, dict) else None
-        if not isinstance(task_id, str) or not task_id:
-            # A yes without an id: a task may exist, so never let another provider try.
-            raise outcome_unknown("create answer has no task id", provider=NAME, status=200)
-        info = P.obj(body.get("task_info"))
-        return Submitted(task_id=task_id, eta_s=P.as_int(info.get("estimated_time")))
+        return P.unified_submitted(NAME, body)
 
     async def query(self, task_id: str) -> TaskEvent:
         """Ask foxapi where the task stands."""
-        body = await _http.call_json(
-            self._client,
-            NAME,
-            "GET",
-            f"{self._base}/v1/tasks/{quote(task_id, safe='')}",
-            api_key=self._api_key,
-            map_error=map_error,
-        )
+        body = await self._call("GET", f"/v1/tasks/{quote(task_id, safe='')}")
         if not isinstance(body, dict):
             raise UpstreamError("task answer is not an object", provider=NAME, status=200)
         return task_event(body, task_id)
-
-    def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
-        """foxapi documents no callbacks: any callback is refused."""
-        raise InvalidCallback("foxapi sends no callbacks")
-
-    def bind_wakeup(self, wake: WakeUp) -> None:
-        """Remote provider: completion arrives by poll."""
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared."""
