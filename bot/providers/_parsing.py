@@ -200,6 +200,17 @@ def no_video_event(provider: str, raw: Mapping[str, Any], common: dict[str, Any]
     )
 
 
+# Task statuses of the unified task shape (evolink, foxapi); cancelled ends as a failure.
+UNIFIED_STATES = {
+    "pending": TaskState.QUEUED,
+    "processing": TaskState.RUNNING,
+    "completed": TaskState.SUCCEEDED,
+    "failed": TaskState.FAILED,
+    "cancelled": TaskState.FAILED,
+    "canceled": TaskState.FAILED,
+}
+
+
 def unified_submitted(provider: str, body: Any) -> Submitted:
     """The create answer in the unified task shape (evolink, foxapi): `id`, `task_info`."""
     task_id = body.get("id") if isinstance(body, dict) else None

@@ -53,14 +53,7 @@ VENDOR_MODELS = {
     "happyhorse": "happyhorse-1.0-image-to-video",
 }
 
-STATES = {
-    "pending": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "completed": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "cancelled": TaskState.FAILED,
-    "canceled": TaskState.FAILED,
-}
+STATES = P.UNIFIED_STATES
 
 
 def map_error(status: int, body: Any, response: httpx.Response) -> ProviderError:

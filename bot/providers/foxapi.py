@@ -36,14 +36,7 @@ MODELS: dict[str, ModelSpec] = {
     ),
 }
 
-STATES = {
-    "pending": TaskState.QUEUED,
-    "processing": TaskState.RUNNING,
-    "completed": TaskState.SUCCEEDED,
-    "failed": TaskState.FAILED,
-    "cancelled": TaskState.FAILED,
-    "canceled": TaskState.FAILED,
-}
+STATES = P.UNIFIED_STATES
 
 
 def map_error(status: int, body: Any, response: httpx.Response) -> ProviderError:
