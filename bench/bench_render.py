@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.render import (
+from bot.media.render import (
     MP4_OPTIONS,
     X264_OPTIONS,
     SilentAudio,

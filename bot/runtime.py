@@ -22,17 +22,17 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 import handlers
 from bot.config import Settings
 from bot.jobs.context import JobContext, JobSettings
-from bot.jobs.messenger import TelegramMessenger
 from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
-from bot.media_store import MediaStore
+from bot.media.hosted import MediaStore
 from bot.metrics import Metrics, metrics_route
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
 from bot.storage.stats import in_flight_counts
 from bot.storage.users import UserStore
+from bot.telegram.messenger import TelegramMessenger
 from bot.web import WebDeps, create_web_app
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.media_store import MediaStore
+from bot.media.hosted import MediaStore
 from bot.providers.base import InvalidCallback
 from bot.providers.registry import ProviderRegistry
 from bot.storage import JobStore

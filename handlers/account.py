@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from telegram import Update
 
-from bot.jobs.messenger import Target
+from bot.telegram.messenger import Target
 from bot.texts import raw, t
 from handlers.context import Context, lang, service, thread_of
 

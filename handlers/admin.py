@@ -23,8 +23,8 @@ from bot.models import JobStatus
 from bot.storage.stats import PeriodStats, Stats
 from bot.storage.stats import stats as collect_stats
 from bot.storage.users import UserRecord, UserStore
-from bot.text_catalog_en import EN
 from bot.texts import language_for, raw, t
+from bot.texts.en import EN
 from handlers.context import Context, config, lang, service
 from handlers.language import remember_language, users
 from handlers.start import unknown

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot import keyboards
 from bot.jobs.service import JobService, Reply
 from bot.models import Job
+from bot.telegram import keyboards
 from bot.texts import raw
 from handlers import language as language_handlers
 from handlers.context import Context, lang, service

@@ -13,8 +13,8 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest
 
-from bot import keyboards
 from bot.storage.users import UserStore
+from bot.telegram import keyboards
 from bot.texts import CATALOGS, language_for, raw, t
 from handlers.context import Context, config, lang
 

@@ -47,8 +47,8 @@ from telegram import Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
-from bot.jobs.messenger import MAX_PHOTO_DOWNLOAD
 from bot.jobs.service import PhotoInput
+from bot.telegram.messenger import MAX_PHOTO_DOWNLOAD
 from bot.texts import t
 from handlers.context import Context, config, lang, service, thread_of
 

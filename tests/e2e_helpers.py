@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.testing.bot_api import FakeBotApi
-from bot.testing.bot_api_wire import Call
+from bot.testing.bot_api.wire import Call
 from bot.testing.sample_media import make_sample_photo
 
 Json = dict[str, Any]

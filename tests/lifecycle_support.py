@@ -26,7 +26,7 @@ from aiohttp import web
 from bot.models import Job
 from bot.runtime import BotRuntime
 from bot.testing.bot_api import Call, FakeBotApi
-from bot.testing.bot_api_wire import Json, UploadedFile
+from bot.testing.bot_api.wire import Json, UploadedFile
 from bot.testing.providers.evolink import EvolinkFake
 from bot.testing.sample_media import make_sample_photo
 from tests.conftest import USER

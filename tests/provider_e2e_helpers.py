@@ -20,7 +20,7 @@ from bot.models import Job, JobStatus
 from bot.providers import _http
 from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
-from bot.testing.bot_api_wire import Call
+from bot.testing.bot_api.wire import Call
 from bot.testing.providers import (
     AimlapiFake,
     ApikleyFake,

@@ -18,7 +18,7 @@ import av
 import pytest
 
 from bot.demo import run_demo
-from bot.demo_transcript import Transcript, keyboard_line, plain, progress_bar
+from bot.demo.transcript import Transcript, keyboard_line, plain, progress_bar
 from bot.testing.bot_api import Call, FakeBotApi
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.jobs import download
-from bot.jobs.download import DownloadFailed, VideoTooLarge, download_video
-from bot.net_guard import check_public_url
+from bot.media import download
+from bot.media.download import DownloadFailed, VideoTooLarge, download_video
+from bot.media.net_guard import check_public_url
 
 VIDEO = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2mp41" + os.urandom(300_000)
 WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01" + os.urandom(50_000)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import keyboards
+from bot.media.render import RenderCancelled, RenderResult
 from bot.models import ErrorKind, JobStatus, TaskState
 from bot.providers.local import LocalProvider
-from bot.render import RenderCancelled, RenderResult
+from bot.telegram import keyboards
 from bot.testing.bot_api import FakeBotApi
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import press

@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot import keyboards
 from bot.models import Job
 from bot.runtime import BotRuntime
+from bot.telegram import keyboards
 from bot.testing.bot_api import FakeBotApi
-from bot.testing.bot_api_wire import Call
+from bot.testing.bot_api.wire import Call
 from bot.testing.providers.evolink import EvolinkFake
 from bot.testing.sample_media import make_sample_photo
 from bot.texts import raw

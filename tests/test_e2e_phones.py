@@ -17,13 +17,13 @@ import httpx
 import pytest
 from PIL import ExifTags, Image
 
-import bot.photos
-from bot import keyboards
-from bot.jobs.messenger import MAX_PHOTO_DOWNLOAD
+import bot.media.photos
 from bot.models import Job
 from bot.runtime import BotRuntime
+from bot.telegram import keyboards
+from bot.telegram.messenger import MAX_PHOTO_DOWNLOAD
 from bot.testing.bot_api import FakeBotApi
-from bot.testing.bot_api_wire import Call
+from bot.testing.bot_api.wire import Call
 from bot.testing.providers.evolink import EvolinkFake
 from bot.testing.sample_media import make_sample_photo
 from bot.texts import raw, t
@@ -118,7 +118,7 @@ async def test_uncompressed_image_file_gets_the_options_message(
 async def test_heic_without_a_decoder_is_refused_clearly(
     tg: FakeBotApi, start_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.photos, "HEIF_SUPPORTED", False)
+    monkeypatch.setattr(bot.media.photos, "HEIF_SUPPORTED", False)
     async with start_bot():
         sent = tg.user_document(USER, USER, _image(640, 480, "HEIF"), "IMG.HEIC", "image/heic")
         reply = await tg.wait_call("sendMessage", _replies_to(sent["message_id"]))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.media_store import MediaStore, is_valid_token
-from bot.photos import PreparedPhoto
+from bot.media.hosted import MediaStore, is_valid_token
+from bot.media.photos import PreparedPhoto
 
 JPEG = PreparedPhoto(b"\xff\xd8\xff fake jpeg bytes", "image/jpeg", 640, 480, True)
 PNG = PreparedPhoto(b"\x89PNG\r\n\x1a\n fake png", "image/png", 640, 480, True)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
-from bot.jobs.messenger import Target, TelegramMessenger
+from bot.telegram.messenger import Target, TelegramMessenger
 from bot.testing.bot_api import FakeBotApi
 from tests.conftest import TOKEN
 

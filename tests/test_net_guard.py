@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.net_guard import UnsafeURL, check_public_url, is_private_host_literal
+from bot.media.net_guard import UnsafeURL, check_public_url, is_private_host_literal
 
 PRIVATE_URLS = [
     "https://127.0.0.1/video.mp4",

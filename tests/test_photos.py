@@ -10,9 +10,9 @@ import zlib
 import pytest
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
-from bot import photos
 from bot.catalog import ModelSpec, OptionSpec
-from bot.photos import PhotoProblem, PhotoRejected, prepare_photo, sniff_image_type
+from bot.media import photos
+from bot.media.photos import PhotoProblem, PhotoRejected, prepare_photo, sniff_image_type
 
 HAPPYHORSE = ModelSpec(
     key="happyhorse",

@@ -13,12 +13,12 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
+from bot.media.probe import probe_video
+from bot.media.render import RenderResult, render_pan_zoom
 from bot.models import ErrorKind, TaskState, VideoOptions
 from bot.providers.base import InvalidCallback, VideoProvider, VideoRequest
 from bot.providers.errors import ProviderValidationError, TaskNotFound, UpstreamError
 from bot.providers.local import LocalProvider
-from bot.render import RenderResult, render_pan_zoom
-from bot.video_probe import probe_video
 
 TIMEOUT = 30  # generous: the suite may share 2 cores with other work
 

@@ -13,8 +13,8 @@ import av
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from bot import render
-from bot.render import (
+from bot.media import render
+from bot.media.render import (
     ZOOM_END,
     InvalidImageError,
     RenderCancelled,

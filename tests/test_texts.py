@@ -7,9 +7,9 @@ import string
 
 import pytest
 
-from bot.text_catalog_en import EN
-from bot.text_catalog_ru import RU
 from bot.texts import CATALOGS, credits_label, language_for, raw, t
+from bot.texts.en import EN
+from bot.texts.ru import RU
 
 # The tags Telegram's HTML parse mode accepts (the catalogs use no attributes).
 ALLOWED_TAGS = frozenset({"b", "i", "u", "s", "code", "pre", "tg-spoiler", "blockquote"})

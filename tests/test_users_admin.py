@@ -29,11 +29,11 @@ from bot.storage.jobs import Credit
 from bot.storage.stats import period_starts, stats
 from bot.storage.users import UserStore
 from bot.testing.bot_api import FakeBotApi
-from bot.testing.bot_api_wire import Call
+from bot.testing.bot_api.wire import Call
 from bot.testing.providers.evolink import EvolinkFake
 from bot.testing.sample_media import make_sample_photo
-from bot.text_catalog_en import EN
-from bot.text_catalog_ru import RU
+from bot.texts.en import EN
+from bot.texts.ru import RU
 from handlers import admin, language
 from handlers.context import Context
 from tests.conftest import OTHER_USER, USER

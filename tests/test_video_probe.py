@@ -9,8 +9,8 @@ import av
 import pytest
 from PIL import Image
 
-from bot.render import render_pan_zoom
-from bot.video_probe import ProbeError, add_silent_audio, make_thumbnail, probe_video
+from bot.media.probe import ProbeError, add_silent_audio, make_thumbnail, probe_video
+from bot.media.render import render_pan_zoom
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 _from_image: Any = av.VideoFrame.from_image  # PyAV's stub leaves it untyped

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 from bot.jobs.context import JobContext
-from bot.jobs.messenger import Target
 from bot.models import ErrorKind, Job, JobStatus
+from bot.telegram.messenger import Target
 from bot.texts import t
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 
-from bot.jobs.messenger import TelegramMessenger
-from bot.media_store import MediaStore
+from bot.media.hosted import MediaStore
 from bot.metrics import Metrics
 from bot.pricing import PriceTable
 from bot.providers.registry import ProviderRegistry
 from bot.storage import JobStore, Ledger
+from bot.telegram.messenger import TelegramMessenger
 
 log = logging.getLogger(__name__)
 

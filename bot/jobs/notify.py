@@ -6,12 +6,12 @@ import logging
 from collections.abc import Iterable
 
 from bot.faults import crash_point
-from bot.jobs import views
 from bot.jobs.alerts import record_outcome
 from bot.jobs.context import JobContext
-from bot.jobs.messenger import Target
 from bot.models import Job, JobStatus
 from bot.storage.jobs import Credit
+from bot.telegram import views
+from bot.telegram.messenger import Target
 
 log = logging.getLogger(__name__)
 

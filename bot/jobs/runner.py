@@ -11,11 +11,11 @@ import logging
 
 from bot.faults import crash_point
 from bot.jobs.context import JobContext
-from bot.jobs.delivery import deliver
 from bot.jobs.notify import fail_job, refresh_status
 from bot.models import ErrorKind, Job, JobStatus, TaskEvent, TaskState
 from bot.providers.base import VideoProvider, VideoRequest
 from bot.providers.errors import ProviderError, ProviderTimeout, TaskNotFound
+from bot.telegram.delivery import deliver
 
 log = logging.getLogger(__name__)
 

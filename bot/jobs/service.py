@@ -18,15 +18,15 @@ from telegram import ForceReply, InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
 from bot.faults import crash_point
-from bot.jobs import views
 from bot.jobs.context import JobContext
-from bot.jobs.messenger import PhotoDownloadFailed, PhotoTooBig, Target
 from bot.jobs.notify import finish, refresh_status
 from bot.jobs.runner import JobRunner
+from bot.media.photos import PhotoProblem, PhotoRejected, prepare_photo
 from bot.models import ACTIVE_STATUSES, Job, JobStatus
-from bot.photos import PhotoProblem, PhotoRejected, prepare_photo
 from bot.storage import Balance
 from bot.storage.jobs import Credit, ReserveOutcome
+from bot.telegram import views
+from bot.telegram.messenger import PhotoDownloadFailed, PhotoTooBig, Target
 from bot.texts import raw, t
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from typing import Protocol
 
 from bot import catalog
 from bot.catalog import ModelSpec, OptionSpec
+from bot.media.render import InvalidImageError, RenderCancelled, RenderResult, render_pan_zoom
 from bot.models import ErrorKind, TaskEvent, TaskState
 from bot.providers.base import InvalidCallback, Submitted, VideoRequest, WakeUp
 from bot.providers.errors import ProviderValidationError, TaskNotFound, UpstreamError
-from bot.render import InvalidImageError, RenderCancelled, RenderResult, render_pan_zoom
 
 log = logging.getLogger(__name__)
 

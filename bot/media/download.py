@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import httpx
 
-from bot.net_guard import UnsafeURL, check_public_url
+from bot.media.net_guard import UnsafeURL, check_public_url
 from bot.providers._http import parse_retry_after
 
 MAX_REDIRECTS = 5

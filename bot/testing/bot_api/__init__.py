@@ -22,13 +22,13 @@ from types import TracebackType
 import aiohttp
 from aiohttp import web
 
-from bot.testing.bot_api_compose import Handler
-from bot.testing.bot_api_media import LOCAL_UPLOAD_LIMIT, UPLOAD_LIMIT, MediaMethods
-from bot.testing.bot_api_messages import MessageMethods
-from bot.testing.bot_api_store import MB, World
-from bot.testing.bot_api_updates import Signal, UpdateQueue
-from bot.testing.bot_api_users import SimulatedUsers
-from bot.testing.bot_api_wire import (
+from bot.testing.bot_api.compose import Handler
+from bot.testing.bot_api.media import LOCAL_UPLOAD_LIMIT, UPLOAD_LIMIT, MediaMethods
+from bot.testing.bot_api.messages import MessageMethods
+from bot.testing.bot_api.store import MB, World
+from bot.testing.bot_api.updates import Signal, UpdateQueue
+from bot.testing.bot_api.users import SimulatedUsers
+from bot.testing.bot_api.wire import (
     ApiError,
     Call,
     Described,

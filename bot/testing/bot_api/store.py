@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from bot.testing.bot_api_wire import Json, bad_request
+from bot.testing.bot_api.wire import Json, bad_request
 
 MB = 1024 * 1024
 DOWNLOAD_LIMIT = 20 * MB  # getFile refuses bigger files

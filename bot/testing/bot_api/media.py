@@ -14,15 +14,15 @@ from urllib.parse import urlsplit
 import aiohttp
 from PIL import Image
 
-from bot.testing.bot_api_compose import (
+from bot.testing.bot_api.compose import (
     MAX_CAPTION,
     Handler,
     formatted,
     new_bot_message,
     set_formatted,
 )
-from bot.testing.bot_api_store import DOWNLOAD_LIMIT, MB, StoredFile, World
-from bot.testing.bot_api_wire import ApiError, Json, UploadedFile, bad_request
+from bot.testing.bot_api.store import DOWNLOAD_LIMIT, MB, StoredFile, World
+from bot.testing.bot_api.wire import ApiError, Json, UploadedFile, bad_request
 
 UPLOAD_LIMIT = 50 * MB  # multipart uploads to the cloud Bot API
 LOCAL_UPLOAD_LIMIT = 2000 * MB  # a local Bot API server (--local)

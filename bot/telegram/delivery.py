@@ -16,18 +16,17 @@ from pathlib import Path
 
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot import keyboards
 from bot.faults import crash_point
-from bot.jobs import views
 from bot.jobs.context import JobContext
-from bot.jobs.download import DownloadError, VideoTooLarge, download_video
-from bot.jobs.messenger import Target
 from bot.jobs.notify import fail_job, finish, refresh_status, target_of, title_of
+from bot.media.download import DownloadError, VideoTooLarge, download_video
+from bot.media.probe import ProbeError, VideoInfo, add_silent_audio, make_thumbnail, probe_video
 from bot.models import Job, JobStatus, TaskEvent
 from bot.providers.base import VideoProvider
 from bot.storage.jobs import Credit
+from bot.telegram import keyboards, views
+from bot.telegram.messenger import Target
 from bot.texts import t
-from bot.video_probe import ProbeError, VideoInfo, add_silent_audio, make_thumbnail, probe_video
 
 log = logging.getLogger(__name__)
 S = JobStatus

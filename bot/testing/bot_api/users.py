@@ -6,10 +6,10 @@ import copy
 import itertools
 import mimetypes
 
-from bot.testing.bot_api_compose import auto_entities
-from bot.testing.bot_api_store import World, now
-from bot.testing.bot_api_updates import UpdateQueue
-from bot.testing.bot_api_wire import Json
+from bot.testing.bot_api.compose import auto_entities
+from bot.testing.bot_api.store import World, now
+from bot.testing.bot_api.updates import UpdateQueue
+from bot.testing.bot_api.wire import Json
 
 _FORWARDED_FROM = "Bob Forwarder"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.testing.bot_api_wire import ApiError, Json, bad_request
+from bot.testing.bot_api.wire import ApiError, Json, bad_request
 
 _SPACE = " \t\r\n\v\0"
 _SIMPLE = {

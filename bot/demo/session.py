@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings, load_settings
-from bot.demo_transcript import DemoFailed, Transcript, ends_without_video, plain
+from bot.demo.transcript import DemoFailed, Transcript, ends_without_video, plain
 from bot.models import JobStatus, TaskState
 from bot.providers.errors import ProviderError
 from bot.runtime import BotRuntime

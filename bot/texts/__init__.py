@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from bot.text_catalog_en import EN
-from bot.text_catalog_ru import RU
+from bot.texts.en import EN
+from bot.texts.ru import RU
 
 CATALOGS: dict[str, dict[str, str]] = {"en": EN, "ru": RU}
 DEFAULT_LANGUAGE = "en"

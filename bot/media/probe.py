@@ -23,7 +23,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from PIL import Image
 
-from bot.render import MP4_OPTIONS, SilentAudio
+from bot.media.render import MP4_OPTIONS, SilentAudio
 
 log = logging.getLogger(__name__)
 

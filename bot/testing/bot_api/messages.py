@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
-from bot.testing.bot_api_compose import (
+from bot.testing.bot_api.compose import (
     MAX_CAPTION,
     MAX_TEXT,
     Handler,
@@ -14,8 +14,8 @@ from bot.testing.bot_api_compose import (
     new_bot_message,
     set_formatted,
 )
-from bot.testing.bot_api_store import World, now
-from bot.testing.bot_api_wire import ApiError, Json, UploadedFile, bad_request
+from bot.testing.bot_api.store import World, now
+from bot.testing.bot_api.wire import ApiError, Json, UploadedFile, bad_request
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the same "

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.photos import PreparedPhoto
+from bot.media.photos import PreparedPhoto
 
 log = logging.getLogger(__name__)
 

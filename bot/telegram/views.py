@@ -7,10 +7,10 @@ import time
 
 from telegram import InlineKeyboardMarkup
 
-from bot import keyboards
 from bot.catalog import ModelSpec
 from bot.models import ErrorKind, Job, JobStatus
 from bot.storage import Balance
+from bot.telegram import keyboards
 from bot.texts import credits_label, cut, describe_options, raw, t
 
 CAPTION_LIMIT = 1024

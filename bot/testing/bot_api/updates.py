@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bot.testing.bot_api_store import now
-from bot.testing.bot_api_wire import ApiError, Json, bad_request
+from bot.testing.bot_api.store import now
+from bot.testing.bot_api.wire import ApiError, Json, bad_request
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.demo_session import CAPTION, TOKEN, Choices, DemoSession, Outcome
-from bot.demo_transcript import DemoFailed, Transcript, megabytes
+from bot.demo.session import CAPTION, TOKEN, Choices, DemoSession, Outcome
+from bot.demo.transcript import DemoFailed, Transcript, megabytes
 from bot.logs import setup_logging
+from bot.media.probe import ProbeError, probe_video
 from bot.testing.bot_api import FakeBotApi
-from bot.video_probe import ProbeError, probe_video
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -90,7 +90,7 @@ def run_demo(argv: list[str]) -> int:
 def _is_image(data: bytes) -> bool:
     from PIL import Image
 
-    import bot.photos  # noqa: F401 - teaches Pillow HEIC when pillow-heif is installed
+    import bot.media.photos  # noqa: F401 - teaches Pillow HEIC when pillow-heif is installed
 
     try:
         with Image.open(io.BytesIO(data)) as image:

@@ -6,9 +6,9 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.testing.bot_api_html import parse_html, utf16_len
-from bot.testing.bot_api_store import World, now
-from bot.testing.bot_api_wire import ApiError, Json, UploadedFile, bad_request
+from bot.testing.bot_api.html import parse_html, utf16_len
+from bot.testing.bot_api.store import World, now
+from bot.testing.bot_api.wire import ApiError, Json, UploadedFile, bad_request
 
 Handler = Callable[[Json, dict[str, UploadedFile]], Awaitable[Any]]
 MAX_TEXT = 4096

@@ -1,0 +1,1 @@
+"""Media: photo intake, hosted photos, renderer, video probing, downloads, the SSRF guard."""

@@ -1,0 +1,1 @@
+"""Telegram presentation: keyboards, message views, the messenger and video delivery."""
