@@ -25,7 +25,7 @@ test: install-dev
 	$(BIN)/python -m pytest -q
 
 lint: install-dev
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
 bench: install-dev
 	$(BIN)/python bench/bench_render.py

@@ -14,8 +14,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import ForceReply, InlineKeyboardMarkup
-
 from bot.catalog import ModelSpec
 from bot.faults import crash_point
 from bot.jobs.context import JobContext
@@ -25,7 +23,7 @@ from bot.media.photos import PhotoProblem, PhotoRejected, prepare_photo
 from bot.models import ACTIVE_STATUSES, Job, JobStatus
 from bot.storage import Balance
 from bot.storage.jobs import Credit, ReserveOutcome
-from bot.telegram import views
+from bot.telegram import Keyboard, prompt_question_markup, views
 from bot.telegram.messenger import PhotoDownloadFailed, PhotoTooBig, Target
 from bot.texts import raw, t
 
@@ -155,10 +153,9 @@ class JobService:
         spec = self.models[job.model]
         key = "ask_prompt" if spec.prompt_required else "ask_prompt_optional"
         ask_id = await self.ctx.messenger.send_text(
-            # Reply to the user's photo: a selective ForceReply then targets its author.
             Target(job.chat_id, job.thread_id, job.photo_message_id),
             t(job.language, key),
-            markup=ForceReply(selective=True, input_field_placeholder="…"),
+            markup=prompt_question_markup("…"),
         )
         await self.ctx.store.update_draft(job.id, ask_message_id=ask_id)
 
@@ -173,7 +170,7 @@ class JobService:
         text, markup = await self._options_view(job)
         await self.ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=markup)
 
-    async def _options_view(self, job: Job) -> tuple[str, InlineKeyboardMarkup]:
+    async def _options_view(self, job: Job) -> tuple[str, Keyboard]:
         balance = None if self.ctx.is_admin(job.user_id) else await self.balance(job.user_id)
         return views.options_view(job, self.models, self.price(job), balance)
 
