@@ -19,7 +19,7 @@ class TaskState(StrEnum):
 
 
 class ErrorKind(StrEnum):
-    """One vocabulary for every vendor's failures (providers.md, error mapping)."""
+    """One vocabulary for every vendor's failures (docs/providers.md)."""
 
     AUTH = "auth"
     INSUFFICIENT_CREDITS = "insufficient_credits"

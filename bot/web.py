@@ -1,7 +1,8 @@
 """The bot's own aiohttp server: health, provider callbacks, hosted photos, Telegram webhook.
 
 It imports nothing from `telegram`: webhook updates are handed on as raw JSON to a callable
-built in `__main__`, and callbacks only wake a job up (the job service re-queries the provider).
+built in `bot/runtime.py`, and callbacks only wake a job up (the job service re-queries the
+provider).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 
 @dataclass
 class WebDeps:
-    """What the routes need; built in `__main__`."""
+    """What the routes need; built in `bot/runtime.py`."""
 
     store: JobStore
     media: MediaStore

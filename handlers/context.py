@@ -1,4 +1,4 @@
-"""Typed access to what `__main__` puts in `bot_data`, and small helpers shared by handlers."""
+"""Typed access to what `bot/runtime.py` puts in `bot_data`; small helpers shared by handlers."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""One job's life after the user clicks: submit, wake-ups, download and delivery (DESIGN.md §7)."""
+"""A job's life after the click: submit, wake-ups, download, delivery (docs/architecture.md)."""

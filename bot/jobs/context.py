@@ -1,4 +1,4 @@
-"""Everything the job service needs, built once in `__main__` and passed in (no globals)."""
+"""Everything the job service needs, built once in `bot/runtime.py` and passed in (no globals)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checked photos hosted under unguessable, expiring tokens (DESIGN.md §4).
+"""Checked photos hosted under unguessable, expiring tokens (docs/architecture.md).
 
 A remote provider fetches the photo from `PUBLIC_BASE_URL/media/<token>`. The token is the only
 secret, so it carries 192 bits from `secrets`; it resolves until the job releases it or its TTL

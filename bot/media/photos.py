@@ -1,4 +1,4 @@
-"""Check and clean a user's photo before any credit is spent (DESIGN.md §4).
+"""Check and clean a user's photo before any credit is spent (docs/architecture.md).
 
 Pure and synchronous: the caller runs `prepare_photo` in a worker thread. Every accepted photo is
 decoded, turned upright, stripped of all metadata (EXIF/GPS, XMP, comments) by re-encoding it as a

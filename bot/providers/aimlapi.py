@@ -1,4 +1,4 @@
-"""aimlapi.com: x-ai/grok-imagine-video (providers.md §4).
+"""aimlapi.com: x-ai/grok-imagine-video (docs/providers.md).
 
 Create `POST /v2/video/generations`, query `GET /v2/video/generations?generation_id=`. A failed
 generation is HTTP 200 with `status: "error"`. Errors are `{message, path, requestId, statusCode,

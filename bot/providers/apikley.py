@@ -1,4 +1,4 @@
-"""apikley (a kie.ai mirror): grok-imagine/image-to-video (providers.md §2).
+"""apikley (a kie.ai mirror): grok-imagine/image-to-video (docs/providers.md).
 
 Create `POST /api/v1/jobs/createTask`, query `GET /api/v1/jobs/recordInfo?taskId=`. Success is
 decided from the body `code` (200), whatever the HTTP status; `resultJson` is a JSON string.

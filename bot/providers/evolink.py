@@ -1,4 +1,4 @@
-"""evolink.ai: grok-imagine and happyhorse image-to-video (providers.md §1).
+"""evolink.ai: grok-imagine and happyhorse image-to-video (docs/providers.md).
 
 Create `POST /v1/videos/generations`, query `GET /v1/tasks/{id}`; the callback body is the task
 object itself. Errors are `{"error":{code,message,type,param?}}` with `code` an int or a string.

@@ -1,4 +1,4 @@
-"""foxapi.cc: grok-imagine-image-to-video (providers.md §3).
+"""foxapi.cc: grok-imagine-image-to-video (docs/providers.md).
 
 Create `POST /v1/videos/generations` (one `image_url` string), query `GET /v1/tasks/{id}`. No
 callback is documented: poll only. Results are objects `{url, …}`; an older page shows

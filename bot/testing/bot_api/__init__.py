@@ -2,7 +2,7 @@
 
 Used by the end-to-end tests and the offline demo. Point the bot at it with
 `base_url=f"{fake.base_url}/bot"` and `base_file_url=f"{fake.base_url}/file/bot"`. It answers
-with the shapes, error bodies and status codes of the real Bot API (see TESTING.md §4): HTML is
+with the shapes, error bodies and status codes of the real Bot API (see docs/testing.md): HTML is
 parsed into text + entities, edits without a keyboard drop it, unknown methods get a 400 (never a
 404, which PTB reads as a bad token). Simulated users, call inspection and faults are plain
 Python on the same event loop (`user_photo`, `wait_call`, `inject`, ...).

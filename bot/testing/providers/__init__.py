@@ -1,4 +1,4 @@
-"""Fake image-to-video provider servers: real aiohttp apps on 127.0.0.1 (see TESTING.md §5).
+"""Fake image-to-video provider servers: real aiohttp apps on 127.0.0.1 (see docs/testing.md).
 
 Usage:
     async with EvolinkFake(time_scale=0.01) as fake:

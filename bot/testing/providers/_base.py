@@ -47,7 +47,7 @@ current_path: ContextVar[str] = ContextVar("fake_provider_path", default="")
 
 
 class FakeProviderServer(FaultInjection, TaskLifecycle):
-    """Base of every fake provider; see the module docstring and `TESTING.md` section 5."""
+    """Base of every fake provider; see the module docstring and `docs/testing.md`."""
 
     # "task": a refused image fails the task; "create": the create request is refused
     default_image_failure: ClassVar[str] = "task"

@@ -1,6 +1,6 @@
 """Fake aimlapi.com: `POST /v2/video/generations`, `GET /v2/video/generations?generation_id=`.
 
-Shapes follow `providers.md` section 4 (seed S4, D13, D14) and `tests/data/aimlapi/`. A failed
+Shapes follow `docs/providers.md` and `tests/data/aimlapi/`. A failed
 generation is HTTP 200 with `status:"error"`; exhausted credits are HTTP 403. No callback.
 Inferred [inference]: credits per second, the image failure name (`InvalidImageError`), an
 unknown model as 404 and unknown fields refused with 400.

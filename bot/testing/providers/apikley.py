@@ -1,6 +1,6 @@
 """Fake apikley (a kie.ai mirror): `createTask`, `recordInfo`, one callback per finished task.
 
-Shapes follow `providers.md` section 2 (seed S1, D6/D7, T3) and `tests/data/apikley/`. Unknown in
+Shapes follow `docs/providers.md` and `tests/data/apikley/`. Unknown in
 the docs, so switchable: whether errors come with HTTP status = `code` (default) or HTTP 200
 (`errors_in_body`), the short (apikley) or full (kie) callback body, kie's HMAC headers. Inferred
 [inference]: `failCode` "400" for a refused image and the `resultJson` per waiting state.

@@ -1,6 +1,6 @@
 """Fake evolink.ai: `POST /v1/videos/generations`, `GET /v1/tasks/{id}`, callbacks with retries.
 
-Shapes follow `providers.md` section 1 (seeds S0, S3) and `tests/data/evolink/`. Inferred where the
+Shapes follow `docs/providers.md` and `tests/data/evolink/`. Inferred where the
 docs are silent [inference]: credits per request, the string form of `error.code`, refusing
 unknown fields, and the image failures (`image_processing_error`, `image_dimension_mismatch`).
 """

@@ -1,6 +1,6 @@
 """Fake foxapi.cc: `POST /v1/videos/generations` (`image_url` string), `GET /v1/tasks/{id}`.
 
-Shapes follow `providers.md` section 3 (seed S2, D11, D12) and `tests/data/foxapi/`. No callback
+Shapes follow `docs/providers.md` and `tests/data/foxapi/`. No callback
 is documented, so none is sent. `legacy_output` switches to the older `output:{url, urls[]...}`
 query shape. Inferred [inference]: credits, result width/height, the 422 `code` for bad values
 (`invalid_parameter`), and unknown fields refused with `unsupported_advanced_options`.
