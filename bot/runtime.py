@@ -90,7 +90,8 @@ class BotRuntime:
             allow_private_urls=s.allow_private_urls, poll_initial_s=s.poll_initial_s,
             poll_max_s=s.poll_max_s, callback_grace_s=s.callback_grace_s,
             deadline_floor_s=s.job_deadline_floor_s, max_upload_bytes=int(upload_limit),
-            media_ttl_s=s.media_ttl_s,
+            media_ttl_s=s.media_ttl_s, provider_limits=s.limits(),
+            provider_low_balance=s.provider_low_balance,
         )  # fmt: skip
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,

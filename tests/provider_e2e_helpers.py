@@ -67,6 +67,8 @@ class Flavour:
     model_button: str | None = None  # pressed before Generate to pick a non-default model
 
     def fake(self, **kwargs: Any) -> FakeProviderServer:
+        if self.fake_cls is EvolinkFake:  # strict callback rules, except 127.0.0.1 for e2e
+            kwargs.setdefault("loopback_callbacks", True)
         return self.fake_cls(time_scale=TIME_SCALE, **kwargs)
 
 

@@ -23,6 +23,7 @@ from bot.jobs.notify import finish, refresh_status
 from bot.jobs.runner import JobRunner
 from bot.media.photos import PhotoProblem, PhotoRejected, prepare_photo
 from bot.models import ACTIVE_STATUSES, Job, JobStatus
+from bot.providers.language import english_only_warning
 from bot.storage import Balance
 from bot.storage.jobs import Credit, ReserveOutcome
 from bot.telegram import views
@@ -175,7 +176,12 @@ class JobService:
 
     async def _options_view(self, job: Job) -> tuple[str, InlineKeyboardMarkup]:
         balance = None if self.ctx.is_admin(job.user_id) else await self.balance(job.user_id)
-        return views.options_view(job, self.models, self.price(job), balance)
+        text, markup = views.options_view(job, self.models, self.price(job), balance)
+        # issue 11: told before paying when the prompt would reach an English-only provider
+        if english_only_warning(self.ctx.registry.candidates(job.model, job.options), job.prompt):
+            note = t(job.language, "english_only_note", model=self.models[job.model].title)
+            text = f"{text}\n\n{note}"
+        return text, markup
 
     def _first_fitting_model(self, width: int, height: int) -> str:
         for key, spec in self.models.items():

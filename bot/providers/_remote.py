@@ -10,6 +10,7 @@ import httpx
 
 from bot.catalog import ModelSpec
 from bot.providers import _http
+from bot.providers._parsing import classify_create_refusal
 from bot.providers.base import InvalidCallback, WakeUp
 from bot.providers.errors import ProviderError
 
@@ -20,6 +21,8 @@ class RemoteProvider:
     name: str = ""
     uses_callbacks: bool = False
     needs_public_image: bool = True
+    result_retention_s: float | None = None  # unknown unless the vendor documents it
+    english_only_prompts: bool = False
     catalog: ClassVar[Mapping[str, ModelSpec]] = {}
 
     def __init__(self, client: httpx.AsyncClient, *, api_key: str, base_url: str) -> None:
@@ -44,6 +47,22 @@ class RemoteProvider:
         json: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         create: bool = False,
+    ) -> Any:
+        try:
+            return await self._send(method, path, json=json, params=params, create=create)
+        except ProviderError as exc:
+            if create:
+                raise classify_create_refusal(exc) from None
+            raise
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        create: bool,
     ) -> Any:
         return await _http.call_json(
             self._client,
