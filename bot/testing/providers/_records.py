@@ -69,6 +69,7 @@ class Fault:
     kind: str
     times: int
     retry_after: float | None = None
+    message: str | None = None  # a status fault's error message (the vendor's default if None)
 
 
 @dataclass
