@@ -352,3 +352,14 @@ async def url_status(url: str) -> int:
 def callback_url(runtime: BotRuntime, vendor: str, job: Job) -> str:
     base = runtime.settings.public_base_url
     return f"{base}/callbacks/{vendor}/{job.id}-{job.callback_secret}"
+
+
+async def wait_idle(runtime: BotRuntime) -> None:
+    """Every background task the bot started has finished (the poller loop aside): what an
+    "exactly once" or "nothing else happened" assertion waits for."""
+    assert runtime.ctx is not None
+    while True:
+        busy = [t for t in runtime.ctx.tasks if t.get_name() != "poller" and not t.done()]
+        if not busy:
+            return
+        await asyncio.wait(busy, timeout=10)

@@ -9,11 +9,8 @@ photo or prompt tells the user what to change.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers import ApikleyFake, EvolinkFake, FoxapiFake
 from tests.conftest import OTHER_USER, USER, BotFactory
@@ -28,19 +25,10 @@ from tests.provider_e2e_helpers import (
     raw_words_seen,
     start_job,
     wait_failure_message,
+    wait_idle,
     wait_status_text,
     wait_video,
 )
-
-
-async def wait_idle(runtime: BotRuntime) -> None:
-    """Every background task the bot started has finished (the poller loop aside)."""
-    assert runtime.ctx is not None
-    while True:
-        busy = [t for t in runtime.ctx.tasks if t.get_name() != "poller" and not t.done()]
-        if not busy:
-            return
-        await asyncio.wait(busy, timeout=10)
 
 
 def operator_alerts(tg: FakeBotApi) -> list[str]:
