@@ -354,12 +354,15 @@ def callback_url(runtime: BotRuntime, vendor: str, job: Job) -> str:
     return f"{base}/callbacks/{vendor}/{job.id}-{job.callback_secret}"
 
 
+LOOPS = frozenset({"poller", "balances"})  # the bot's endless loops: never "finished"
+
+
 async def wait_idle(runtime: BotRuntime) -> None:
     """Every background task the bot started has finished (the poller loop aside): what an
     "exactly once" or "nothing else happened" assertion waits for."""
     assert runtime.ctx is not None
     while True:
-        busy = [t for t in runtime.ctx.tasks if t.get_name() != "poller" and not t.done()]
+        busy = [t for t in runtime.ctx.tasks if t.get_name() not in LOOPS and not t.done()]
         if not busy:
             return
         await asyncio.wait(busy, timeout=10)

@@ -77,6 +77,10 @@ class RemoteProvider:
             body_error=self._body_error,
         )
 
+    async def balance(self) -> float | None:
+        """The account balance where the vendor documents an endpoint for it, else None."""
+        return None
+
     def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
         """Vendors without documented callbacks refuse every callback."""
         raise InvalidCallback(f"{self.name} sends no callbacks")

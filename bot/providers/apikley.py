@@ -190,6 +190,14 @@ class ApikleyProvider(RemoteProvider):
         body = await self._call("GET", "/api/v1/jobs/recordInfo", params={"taskId": task_id})
         return task_event(body, task_id)
 
+    async def balance(self) -> float | None:
+        """`GET /api/v1/chat/credit`: the account's remaining credits (`data`)."""
+        body = await self._call("GET", "/api/v1/chat/credit")
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict):
+            data = data.get("credits", data.get("balance"))
+        return P.as_number(data)
+
     def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
         """`data.taskId` of a callback; with an HMAC key, only when the signature is valid."""
         try:
