@@ -300,13 +300,16 @@ class JobService:
         then = finish(ctx, done.job, refunded=done.refunded, notify=False)
         return Reply(raw(lang, "cancelled_alert"), then=then)
 
-    async def again(self, job: Job, *, generate: bool) -> Reply:
-        """Same photo and options as a new job: Retry/Again (generate) or Change options."""
+    async def again(self, job: Job, *, generate: bool, same_seed: bool = False) -> Reply:
+        """Same photo and options as a new job: Retry/Again (generate) or Change options;
+        `same_seed` (issue 11) also reuses the job's seed, to repeat a result closely."""
         if job.status not in (S.FAILED, S.EXPIRED, S.DELIVERED, S.CANCELLED):
             return Reply(raw(job.language, "stale_button"))
-        return Reply(then=self._again(job, generate=generate))
+        if same_seed and job.seed is None:
+            return Reply(raw(job.language, "stale_button"))
+        return Reply(then=self._again(job, generate=generate, same_seed=same_seed))
 
-    async def _again(self, job: Job, *, generate: bool) -> None:
+    async def _again(self, job: Job, *, generate: bool, same_seed: bool = False) -> None:
         draft = await self.new_draft(
             PhotoInput(
                 job.user_id, job.chat_id, job.thread_id, job.photo_message_id, job.photo_file_id,
@@ -316,8 +319,9 @@ class JobService:
         if draft is None:
             return
         if job.model in self.models and self.models[job.model].accepts(job.options):
+            seed = {"seed": job.seed} if same_seed else {}
             draft = await self.ctx.store.update_draft(
-                draft.id, model=job.model, options=job.options
+                draft.id, model=job.model, options=job.options, **seed
             ) or draft  # fmt: skip
             await self.show_options(draft)
         if not generate:

@@ -125,7 +125,9 @@ async def _send(
             height=info.height if info else None,
             duration=round(info.duration_s) if info and info.duration_s else None,
             thumbnail=thumb,
-            markup=keyboards.delivered_keyboard(job.language, job.id),
+            markup=keyboards.with_same_seed(
+                keyboards.delivered_keyboard(job.language, job.id), job.language, job.id, job.seed
+            ),
         )
     except BadRequest as exc:
         # Something about the extras (thumbnail, dimensions) may be what Telegram refused:
