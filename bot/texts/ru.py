@@ -191,8 +191,8 @@ RU: dict[str, str] = {
         "ℹ️ Здесь {model} лучше понимает описания на английском. Для лучшего результата "
         "напишите описание по-английски."
     ),
-    "btn_again_same_seed": "🎲 Ещё раз, тот же seed",
-    "jobs_line_seed": "#{id} · {status} · {model} · {when} · seed {seed}",
+    "btn_again_same_seed": "🎲 Ещё раз, тот же сид",
+    "jobs_line_seed": "#{id} · {status} · {model} · {when} · сид {seed}",
     "admin_stats_cost": "• {model} через {provider}: заданий {jobs}, доставлено {delivered}, "
     "затраты у провайдера {cost} ({per_video} за видео), списано кредитов {credits}",
     "admin_stats_cost_none": "Затраты у провайдеров: нет данных",
