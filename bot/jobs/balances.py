@@ -1,7 +1,8 @@
 """Provider account balances (issue 11): where a provider documents a balance endpoint (apikley's
 `GET /api/v1/chat/credit`), the bot reads it every few minutes, shows it on /readyz and in a
 gauge, and alerts the admins once when it falls below PROVIDER_LOW_BALANCE (again only after it
-has recovered and dropped once more)."""
+has recovered and dropped once more). Without a threshold nothing is polled: /readyz reads the
+balance when asked."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.texts import t
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 600.0
+READYZ_FRESH_S = 60.0
 
 
 class BalanceWatch:
@@ -25,6 +27,7 @@ class BalanceWatch:
         self.ctx = ctx
         self.latest: dict[str, float] = {}
         self._low: set[str] = set()
+        self._read_at: float | None = None
 
     async def check_once(self) -> None:
         threshold = self.ctx.settings.provider_low_balance
@@ -51,6 +54,9 @@ class BalanceWatch:
                 self._low.discard(provider.name)
 
     async def run(self) -> None:
+        """Watch for a low balance; without a threshold balances are only read for /readyz."""
+        if not self.ctx.settings.provider_low_balance:
+            return
         while True:
             try:
                 await self.check_once()
@@ -61,5 +67,10 @@ class BalanceWatch:
             await asyncio.sleep(CHECK_EVERY_S)
 
     async def info(self) -> dict[str, Any]:
-        """What /readyz adds: the last balances read (informational, never a readiness check)."""
+        """What /readyz adds: the balances (informational, never a readiness check), read at
+        most once a minute so a busy health checker does not hammer the provider."""
+        now = self.ctx.clock()
+        if self._read_at is None or now - self._read_at >= READYZ_FRESH_S:
+            self._read_at = now
+            await self.check_once()
         return {"balances": dict(self.latest)} if self.latest else {}
