@@ -23,6 +23,7 @@ from tests.provider_e2e_helpers import (
     only_job,
     provider_env,
     raw_words_seen,
+    record_waits,
     start_job,
     wait_failure_message,
     wait_idle,
@@ -120,3 +121,46 @@ async def test_a_refusal_that_names_the_photo_is_the_users_and_is_not_failed_ove
             assert foxapi.requests_to("create") == []
             assert operator_alerts(tg) == []
             await assert_refunded(runtime, USER)
+
+
+async def test_a_refused_prompt_tells_the_user_to_reword_it(
+    tg: FakeBotApi, start_bot: BotFactory
+) -> None:
+    async with (
+        ApikleyFake(time_scale=TIME_SCALE) as apikley,
+        FoxapiFake(time_scale=TIME_SCALE) as foxapi,
+    ):
+        apikley.inject("422", "create", message="Validation error: input.prompt is not allowed")
+        env = provider_env(apikley, foxapi, ADMIN_USER_IDS=str(ADMIN))
+        async with start_bot(**env) as runtime:
+            started = await start_job(tg, USER)
+            failed = await wait_failure_message(tg, started, "refused this prompt")
+            assert "refunded" in failed.params["text"]
+            await wait_idle(runtime)
+            assert foxapi.requests_to("create") == []  # the user's part: not failed over
+            assert operator_alerts(tg) == []
+            await assert_refunded(runtime, USER)
+
+
+async def test_a_photo_the_provider_could_not_fetch_is_retried_then_failed_over(
+    tg: FakeBotApi, start_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits = record_waits(monkeypatch)
+    async with (
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
+        FoxapiFake(time_scale=TIME_SCALE) as foxapi,
+    ):
+        message = "Image could not be processed: unreachable: HTTP 404"
+        evolink.inject("400", "create", times=2, message=message)
+        env = provider_env(evolink, foxapi, ADMIN_USER_IDS=str(ADMIN))
+        async with start_bot(**env) as runtime:
+            started = await start_job(tg, USER)
+            task = await foxapi.wait_task()
+            foxapi.succeed(task.id)
+            await wait_video(tg, started)
+            await wait_idle(runtime)
+            assert len(evolink.requests_to("create")) == 2  # one retry after a pause
+            assert waits == [1.0]
+            assert operator_alerts(tg) == []  # the provider's side: nothing for the admins
+            await assert_charged_once(runtime, USER)
+            assert raw_words_seen(tg, USER) == []

@@ -144,9 +144,15 @@ class Admission:
                 markup=views.status_markup(job), force=force,
             )  # fmt: skip
 
-    def tick(self, submit: Callable[[int], Awaitable[None]]) -> None:
+    async def tick(self, submit: Callable[[int], Awaitable[None]]) -> None:
         """From the poller's loop: let the queue move when a slot may have freed."""
-        if not self._draining:
+        if self._draining:
+            return
+        row = await self.ctx.store.db.fetchone(
+            "SELECT COUNT(*) FROM jobs WHERE status = ? AND queued_at IS NOT NULL",
+            (S.RESERVED.value,),
+        )
+        if row and int(row[0]) and not self._draining:
             self._draining = True
             self.ctx.spawn(self._drain(submit), "admission-drain")
 

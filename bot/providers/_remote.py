@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import httpx
 
 from bot.catalog import ModelSpec
+from bot.models import ErrorKind
 from bot.providers import _http
 from bot.providers._parsing import classify_create_refusal
 from bot.providers.base import InvalidCallback, WakeUp
@@ -48,12 +49,23 @@ class RemoteProvider:
         params: dict[str, Any] | None = None,
         create: bool = False,
     ) -> Any:
-        try:
-            return await self._send(method, path, json=json, params=params, create=create)
-        except ProviderError as exc:
-            if create:
-                raise classify_create_refusal(exc) from None
-            raise
+        for attempt in (1, 2):
+            try:
+                return await self._send(method, path, json=json, params=params, create=create)
+            except ProviderError as exc:
+                if not create:
+                    raise
+                blamed = classify_create_refusal(exc)
+                # The vendor could not fetch our photo (a refusal: no task was made): that is
+                # worth one more try after a pause, like a 5xx, before failing over.
+                fetch_failed = (
+                    exc.kind is ErrorKind.VALIDATION and blamed.kind is ErrorKind.UPSTREAM
+                )
+                if attempt == 1 and fetch_failed:
+                    await _http._sleep(_http._backoff(1))
+                    continue
+                raise blamed from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(
         self,

@@ -100,7 +100,6 @@ def failure_reason(job: Job) -> str:
         ErrorKind.UPSTREAM.value: "fail_upstream",
         "unavailable": "fail_unavailable",
         "prompt": "fail_prompt",  # issue 11
-        ErrorKind.CONFIG.value: "fail_config",
         "unknown_outcome": "fail_unknown_outcome",
         "download": "fail_download",
         "send": "fail_send",

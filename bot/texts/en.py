@@ -178,7 +178,6 @@ EN: dict[str, str] = {
         "{model} · {options}\nPrompt: {prompt}"
     ),
     "fail_prompt": "the provider refused this prompt. Try rewording it.",
-    "fail_config": "the video service is unavailable right now. Please try again later.",
     "too_big_link_no_expiry": (
         "📦 The video is {size_mb} MB, more than Telegram lets bots upload (50 MB). "
         "Download it here soon, the link is temporary:\n{url}"
