@@ -111,37 +111,44 @@ class Admission:
         )
         return [int(r[0]) for r in rows]
 
-    async def enqueue(self, job: Job) -> None:
-        """Keep the job waiting (its place is kept across restarts) and say where it stands."""
+    async def enqueue(self, job: Job) -> Job | None:
+        """Keep the job waiting (its place is kept across restarts); the job as it is now, or
+        None when it moved on meanwhile. Call `show_position` after releasing `lock`."""
         queued_at = job.queued_at if job.queued_at is not None else self.ctx.clock()
         if not await self.ctx.store.set_fields(
             job.id, {S.RESERVED}, queued_at=queued_at, deadline_at=None
         ):
-            return  # cancelled meanwhile
+            return None  # cancelled meanwhile
         if job.queued_at is None:
             log.info("job %s queued: user=%s model=%s", job.id, job.user_id, job.model)
-        fresh = await self.ctx.store.get(job.id)
-        if fresh is not None:
-            await self.show_position(fresh, force=job.queued_at is None)
+        return await self.ctx.store.get(job.id)
 
     async def show_position(self, job: Job, *, force: bool) -> None:
-        """Edit the status message: queued, and how many jobs are ahead."""
-        if job.status is not S.RESERVED or job.status_message_id is None:
-            return
-        ahead = await self.ahead_of(job)
-        spec = self.ctx.registry.models().get(job.model)
-        text = t(
-            job.language,
-            "status_queued_ahead",
-            ahead=ahead,
-            model=spec.title if spec else job.model,
-            options=describe_options(job.language, job.options),
-            prompt="\x00",
-        ).replace("\x00", views.prompt_preview(job.language, job.prompt))
+        """Edit the status message: queued, and how many jobs are ahead. Rendered from the job
+        as the database has it under the status lock: never over a newer state."""
         async with self.ctx.status_lock(job.id):
+            current = await self.ctx.store.get(job.id)
+            if (
+                current is None
+                or current.status is not S.RESERVED
+                or current.queued_at is None
+                or current.status_message_id is None
+            ):
+                return
+            ahead = await self.ahead_of(current)
+            spec = self.ctx.registry.models().get(current.model)
+            lang = current.language
+            text = t(
+                lang,
+                "status_queued_ahead",
+                ahead=ahead,
+                model=spec.title if spec else current.model,
+                options=describe_options(lang, current.options),
+                prompt="\x00",
+            ).replace("\x00", views.prompt_preview(lang, current.prompt))
             await self.ctx.messenger.edit(
-                job.chat_id, job.status_message_id, text,
-                markup=views.status_markup(job), force=force,
+                current.chat_id, current.status_message_id, text,
+                markup=views.status_markup(current), force=force,
             )  # fmt: skip
 
     async def tick(self, submit: Callable[[int], Awaitable[None]]) -> None:

@@ -61,14 +61,21 @@ class JobRunner:
             if not candidates:
                 await fail_job(ctx, job, {S.RESERVED}, "unavailable", "no provider left to try")
                 return
+            queued: Job | None = None
+            claimed: Job | None = None
             async with self.admission.lock:
                 provider = await self.admission.pick(job, candidates)
                 if provider is None:
-                    await self.admission.enqueue(job)
-                    return
-                job = await self._claim(job, provider)
-                if job is None:
-                    return  # cancelled meanwhile
+                    queued = await self.admission.enqueue(job)
+                else:
+                    claimed = await self._claim(job, provider)
+            if provider is None:
+                if queued is not None:  # told outside the lock: Telegram may be slow
+                    await self.admission.show_position(queued, force=job.queued_at is None)
+                return
+            if claimed is None:
+                return  # cancelled meanwhile
+            job = claimed
             if not await self._send(job, provider, more=len(candidates) > 1):
                 return
 
