@@ -7,6 +7,7 @@ the spec it accepts; the same model sold by several providers is shown once (see
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -36,6 +37,7 @@ class ModelSpec:
     min_side_px: int = 1
     max_aspect: float | None = None  # max(w/h, h/w) allowed, e.g. 2.5
     max_bytes: int = MAX_IMAGE_BYTES
+    seeded: bool = False  # the API takes a seed: "Again, same seed" can repeat a result
 
     def option(self, name: str) -> OptionSpec | None:
         return next((o for o in self.options if o.name == name), None)
@@ -62,3 +64,22 @@ HAPPYHORSE_TITLE = "HappyHorse 1.0"
 LOCAL_TITLE = "Pan & zoom (local)"
 
 ASPECT_RATIOS = ("auto", "16:9", "9:16", "1:1", "4:3", "3:4")
+
+# "auto" on the keyboard means "keep the photo's shape": a provider whose API has no "auto"
+# receives the documented ratio nearest to the photo (see nearest_ratio).
+AUTO_ASPECT = "auto"
+
+
+def nearest_ratio(size: tuple[int, int] | None, choices: tuple[str, ...]) -> str | None:
+    """The "w:h" in `choices` closest to the photo's shape (compared on a log scale, so 2:1 and
+    1:2 are equally far from 1:1); None when the size is unknown or nothing fits."""
+    ratios = [c for c in choices if c != AUTO_ASPECT]
+    if size is None or min(size) <= 0 or not ratios:
+        return None
+    shape = math.log(size[0] / size[1])
+
+    def distance(choice: str) -> float:
+        w, h = (int(x) for x in choice.split(":"))
+        return abs(math.log(w / h) - shape)
+
+    return min(ratios, key=distance)

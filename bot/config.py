@@ -42,6 +42,7 @@ KNOWN_PROVIDERS = (*REMOTE_PROVIDERS, "local")
 _TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's secret_token charset
 _LIST_SEP_RE = re.compile(r"[\s,]+")
+_LIMIT_RE = re.compile(r"([a-z]+)=(\d{1,6})/(\d{1,6})")
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})  # the strings pydantic reads as bools
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
@@ -108,6 +109,13 @@ class Settings(BaseSettings):
     job_deadline_floor_s: float = Field(900.0, gt=0, description=_SECONDS)
     media_ttl_s: float = Field(3 * 3600.0, gt=0, description=_SECONDS)
     status_edit_interval_s: float = Field(5.0, gt=0, description=_SECONDS)
+    # issue 11: documented provider limits as admission control (name=concurrent/per_hour,
+    # 0 = no limit), and the provider balance below which the admins are alerted (0 = never).
+    provider_limits: _Names = Field(
+        ("apikley=25/250",),
+        description="comma-separated name=concurrent/per_hour, e.g. apikley=25/250",
+    )
+    provider_low_balance: float = Field(0.0, ge=0, description="a number >= 0 (0 = no alert)")
 
     @classmethod
     def settings_customise_sources(
@@ -181,6 +189,37 @@ class Settings(BaseSettings):
         if not value or len(set(value)) != len(value):
             raise ValueError("expected one or more distinct provider names, comma-separated")
         return value
+
+    @field_validator("provider_limits", mode="before")
+    @classmethod
+    def _split_limits(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(n.lower() for n in _LIST_SEP_RE.split(value) if n)
+        return value
+
+    @field_validator("provider_limits")
+    @classmethod
+    def _check_limits(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            match = _LIMIT_RE.fullmatch(entry)
+            if match is None or match.group(1) not in REMOTE_PROVIDERS:
+                raise ValueError(
+                    f"expected name=concurrent/per_hour with a name from"
+                    f" {', '.join(REMOTE_PROVIDERS)} and integers >= 0, got {entry!r}"
+                )
+        names = [e.partition("=")[0] for e in value]
+        if len(set(names)) != len(names):
+            raise ValueError("each provider may appear once")
+        return value
+
+    def limits(self) -> dict[str, tuple[int, int]]:
+        """PROVIDER_LIMITS as name -> (max concurrent tasks, max creations per hour); 0 = none."""
+        out: dict[str, tuple[int, int]] = {}
+        for entry in self.provider_limits:
+            match = _LIMIT_RE.fullmatch(entry)
+            if match is not None:
+                out[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+        return out
 
     @field_validator("admin_user_ids", "allowed_chat_ids", mode="before")
     @classmethod

@@ -93,11 +93,25 @@ class Metrics:
             "p2v_delivery_seconds", "Time to send one video to Telegram.",
             buckets=_DELIVERY_BUCKETS, registry=r,
         )  # fmt: skip
+        # issue 11: what providers report charging, in each provider's own units
+        self.provider_cost_total = Counter(
+            "p2v_provider_cost", "Cost reported by the provider for finished tasks (its units).",
+            ["provider"], registry=r,
+        )  # fmt: skip
+        self.provider_balance = Gauge(
+            "p2v_provider_balance", "Account balance reported by the provider (its units).",
+            ["provider"], registry=r,
+        )  # fmt: skip
         for outcome in sorted(CALLBACK_OUTCOMES):  # every outcome visible from the start, at 0
             self.callbacks.labels(outcome=outcome)
 
     def job_finished(self, model: str, provider: str | None, state: str) -> None:
         self.jobs_finished.labels(model=model, provider=provider or NO_PROVIDER, state=state).inc()
+
+    def provider_cost(self, provider: str, amount: float) -> None:
+        """A finished task's cost as its provider reported it (never negative)."""
+        if amount > 0:
+            self.provider_cost_total.labels(provider=provider).inc(amount)
 
     def credits(self, kind: str, n: int) -> None:
         """`kind`: spent (reserved), refunded or granted; zero or negative amounts are ignored."""

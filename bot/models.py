@@ -31,6 +31,9 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
+    # issue 11: the operator's configuration was refused (404 model or endpoint, a parameter the
+    # bot chose): alert the admins and fail over; never the user's fault
+    CONFIG = "config"
 
     @property
     def is_users_part(self) -> bool:
@@ -40,7 +43,7 @@ class ErrorKind(StrEnum):
     @property
     def is_operators_part(self) -> bool:
         """True when only the operator can fix it (key, provider balance)."""
-        return self in (ErrorKind.AUTH, ErrorKind.INSUFFICIENT_CREDITS)
+        return self in (ErrorKind.AUTH, ErrorKind.INSUFFICIENT_CREDITS, ErrorKind.CONFIG)
 
 
 class JobStatus(StrEnum):
@@ -104,6 +107,7 @@ class TaskEvent:
     error_code: str | None = None
     error_message: str | None = None
     eta_s: int | None = None
+    cost: float | None = None  # the provider's reported charge, in its own units (issue 11)
     raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
@@ -147,6 +151,11 @@ class Job:
     ask_message_id: int | None
     not_found_count: int
     told_at: float | None = None  # when the user was told the final outcome
+    # issue 11: what the provider reported it charged (its own units), the seed sent (HappyHorse),
+    # and when the job started waiting in our own admission queue (None: not queued)
+    provider_cost: float | None = None
+    seed: int | None = None
+    queued_at: float | None = None
 
     @property
     def video_options(self) -> VideoOptions:

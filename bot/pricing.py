@@ -12,7 +12,7 @@ from typing import Any
 
 DEFAULT_PRICES: dict[str, dict[str, Any]] = {
     "grok": {"base": 1, "duration": {"10": 1, "15": 2}, "quality": {"720p": 1}},
-    "happyhorse": {"base": 2, "duration": {"10": 2, "15": 4}, "quality": {"1080p": 2}},
+    "happyhorse": {"base": 2, "duration": {"3": -1, "10": 2, "15": 4}, "quality": {"1080p": 2}},
     "panzoom": {"base": 1},
 }
 

@@ -21,6 +21,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 
 import handlers
 from bot.config import Settings
+from bot.jobs.balances import BalanceWatch
 from bot.jobs.context import JobContext, JobSettings
 from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
@@ -59,6 +60,7 @@ class BotRuntime:
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.ctx: JobContext | None = None
         self.poller: Poller | None = None
+        self.balances: BalanceWatch | None = None
         self.runner: JobRunner | None = None
         self.web_runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -90,7 +92,8 @@ class BotRuntime:
             allow_private_urls=s.allow_private_urls, poll_initial_s=s.poll_initial_s,
             poll_max_s=s.poll_max_s, callback_grace_s=s.callback_grace_s,
             deadline_floor_s=s.job_deadline_floor_s, max_upload_bytes=int(upload_limit),
-            media_ttl_s=s.media_ttl_s,
+            media_ttl_s=s.media_ttl_s, provider_limits=s.limits(),
+            provider_low_balance=s.provider_low_balance,
         )  # fmt: skip
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,
@@ -104,6 +107,7 @@ class BotRuntime:
         for provider in registry.providers:
             provider.bind_wakeup(runner.wake_task)
         self.poller = Poller(ctx, runner)
+        self.balances = BalanceWatch(ctx)  # issue 11: provider balances, low-balance alert
         app.bot_data[SERVICE_KEY] = JobService(ctx, runner)
         app.bot_data[CONFIG_KEY] = HandlerConfig(
             admin_ids=s.admin_user_ids, group_mode=s.group_mode,
@@ -120,6 +124,7 @@ class BotRuntime:
         await self._start_updates()
         self.poller.resume(resubmit)
         ctx.spawn(self.poller.run(), "poller")
+        ctx.spawn(self.balances.run(), "balances")
         await self._set_commands()
         log.info(
             "bot @%s running: %s mode, providers %s, web on %s:%s",
@@ -194,6 +199,7 @@ class BotRuntime:
             on_update=on_update if s.webhook_mode else None,
             on_callback=self.metrics.callback,
             extra_routes=[web.get("/metrics", metrics_route(self.metrics, token, refresh_gauges))],
+            info=self.balances.info if self.balances is not None else None,
         )  # fmt: skip
         self.web_runner = web.AppRunner(create_web_app(deps), access_log=None)
         await self.web_runner.setup()

@@ -49,6 +49,7 @@ class WebDeps:
     on_update: OnUpdate | None = None
     on_callback: Callable[[str], None] | None = None  # metrics: ok / forged / invalid
     extra_routes: list[web.RouteDef] | None = None
+    info: Callable[[], Awaitable[dict[str, Any]]] | None = None  # /readyz extras (balances)
 
 
 DEPS = web.AppKey("deps", WebDeps)
@@ -74,9 +75,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    checks = await request.app[DEPS].ready()
+    deps = request.app[DEPS]
+    checks = await deps.ready()
     ok = all(checks.values())
-    return web.json_response({"ready": ok, **checks}, status=200 if ok else 503)
+    info = await deps.info() if deps.info is not None else {}
+    return web.json_response({"ready": ok, **checks, **info}, status=200 if ok else 503)
 
 
 async def callback(request: web.Request) -> web.Response:

@@ -52,7 +52,8 @@ async def jobs(update: Update, context: Context) -> None:
         when = datetime.fromtimestamp(job.created_at, UTC).strftime("%m-%d %H:%M UTC")
         title = models[job.model].title if job.model in models else job.model
         status = raw(language, f"status_word_{job.status.value}")
-        lines.append(t(language, "jobs_line", id=job.id, status=status, model=title, when=when))
+        key, seed = ("jobs_line_seed", {"seed": job.seed}) if job.seed else ("jobs_line", {})
+        lines.append(t(language, key, id=job.id, status=status, model=title, when=when, **seed))
     await msg.reply_text("\n".join(lines))
 
 

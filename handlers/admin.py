@@ -20,6 +20,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.metrics import Metrics
 from bot.models import JobStatus
+from bot.storage.costs import CostRow, cost_rows
 from bot.storage.stats import PeriodStats, Stats
 from bot.storage.stats import stats as collect_stats
 from bot.storage.users import UserRecord, UserStore
@@ -63,7 +64,9 @@ async def stats(update: Update, context: Context) -> None:
     svc = service(context)
     collected = await collect_stats(svc.ctx.store.db, svc.ctx.clock())
     titles = {key: spec.title for key, spec in svc.models.items()}
-    await msg.reply_text(format_stats(collected, lang(update, context), titles))
+    costs = await cost_rows(svc.ctx.store.db, svc.ctx.clock() - COST_PERIOD_S)  # issue 11
+    text = format_stats(collected, lang(update, context), titles)
+    await msg.reply_text(f"{text}\n\n{format_costs(costs, lang(update, context), titles)}")
 
 
 async def grant(update: Update, context: Context) -> None:
@@ -214,3 +217,33 @@ def _format_period(
 def _state_word(language: str, state: str) -> str:
     key = f"status_word_{state}"
     return raw(language, key) if key in EN else state
+
+
+COST_PERIOD_S = 7 * 24 * 3600.0
+
+
+def format_costs(rows: list[CostRow], language: str, titles: Mapping[str, str]) -> str:
+    """Provider cost per model and provider, per delivered video, next to credits charged."""
+    lines = [t(language, "admin_stats_cost_title")]
+    if not rows:
+        return "\n".join([*lines, t(language, "admin_stats_cost_none")])
+    for row in rows:
+        per_video = row.per_video
+        lines.append(
+            t(
+                language,
+                "admin_stats_cost",
+                model=titles.get(row.model, row.model),
+                provider=row.provider,
+                jobs=row.jobs,
+                delivered=row.delivered,
+                cost=_amount(row.cost) if row.costed else "—",
+                per_video=_amount(per_video) if per_video is not None else "—",
+                credits=row.credits,
+            )
+        )
+    return "\n".join(lines)
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:g}"

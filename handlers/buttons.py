@@ -53,4 +53,6 @@ async def _dispatch(svc: JobService, job: Job, action: keyboards.Action) -> Repl
             return await svc.again(job, generate=True)
         case "c", ():
             return await svc.again(job, generate=False)
+        case "s", ():  # issue 11: "Again, same seed"
+            return await svc.again(job, generate=True, same_seed=True)
     return Reply(raw(job.language, "stale_button"))

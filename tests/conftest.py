@@ -42,7 +42,7 @@ async def _tg() -> AsyncIterator[FakeBotApi]:
 
 @pytest.fixture(name="evolink")
 async def _evolink() -> AsyncIterator[EvolinkFake]:
-    fake = EvolinkFake(time_scale=0.01)
+    fake = EvolinkFake(time_scale=0.01, loopback_callbacks=True)  # e2e: called back on 127.0.0.1
     await fake.start()
     yield fake
     await fake.stop()

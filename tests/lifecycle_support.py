@@ -96,7 +96,7 @@ class HeldEvolink(EvolinkFake):
 @asynccontextmanager
 async def running_held_evolink() -> AsyncIterator[HeldEvolink]:
     """A started `HeldEvolink` (same settings as the conftest `evolink`), released on exit."""
-    fake = HeldEvolink(time_scale=0.01)
+    fake = HeldEvolink(time_scale=0.01, loopback_callbacks=True)
     await fake.start()
     try:
         yield fake

@@ -67,6 +67,8 @@ class Flavour:
     model_button: str | None = None  # pressed before Generate to pick a non-default model
 
     def fake(self, **kwargs: Any) -> FakeProviderServer:
+        if self.fake_cls is EvolinkFake:  # strict callback rules, except 127.0.0.1 for e2e
+            kwargs.setdefault("loopback_callbacks", True)
         return self.fake_cls(time_scale=TIME_SCALE, **kwargs)
 
 
@@ -350,3 +352,17 @@ async def url_status(url: str) -> int:
 def callback_url(runtime: BotRuntime, vendor: str, job: Job) -> str:
     base = runtime.settings.public_base_url
     return f"{base}/callbacks/{vendor}/{job.id}-{job.callback_secret}"
+
+
+LOOPS = frozenset({"poller", "balances"})  # the bot's endless loops: never "finished"
+
+
+async def wait_idle(runtime: BotRuntime) -> None:
+    """Every background task the bot started has finished (the poller loop aside): what an
+    "exactly once" or "nothing else happened" assertion waits for."""
+    assert runtime.ctx is not None
+    while True:
+        busy = [t for t in runtime.ctx.tasks if t.get_name() not in LOOPS and not t.done()]
+        if not busy:
+            return
+        await asyncio.wait(busy, timeout=10)

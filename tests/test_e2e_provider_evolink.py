@@ -44,7 +44,7 @@ async def test_grok_sends_the_documented_body_and_completes_by_callback(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
     async with (
-        EvolinkFake(time_scale=TIME_SCALE) as evolink,
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
         start_bot(**provider_env(evolink)) as runtime,
     ):
         photo_id, options_id = await open_options(tg, USER, "waves roll in")
@@ -85,14 +85,14 @@ async def test_happyhorse_sends_its_own_body_and_completes_by_callback(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
     async with (
-        EvolinkFake(time_scale=TIME_SCALE) as evolink,
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
         start_bot(**provider_env(evolink, DAILY_QUOTA="10")) as runtime,
     ):
         photo_id, options_id = await open_options(tg, USER, "the horse gallops")
         await choose(tg, USER, USER, options_id, "HappyHorse 1.0")
         markup = (tg.message(USER, options_id) or {}).get("reply_markup")
         offered = set(labels(markup))
-        assert {"5 s", "10 s", "15 s", "720p", "1080p"} <= offered
+        assert {"3 s", "5 s", "10 s", "15 s", "720p", "1080p"} <= offered
         assert not {"Fun", "Normal", "Spicy", "480p", "6 s"} & offered  # grok's rows are gone
         started = await generate_on(tg, USER, photo_id, options_id, ["10 s", "1080p"])
         task = await evolink.wait_task()
@@ -104,7 +104,9 @@ async def test_happyhorse_sends_its_own_body_and_completes_by_callback(
             "quality": "1080p",
             "prompt": "the horse gallops",
             "callback_url": callback_url(runtime, "evolink", job),
+            "seed": job.seed,  # documented for HappyHorse: kept on the job for "same seed"
         }
+        assert job.seed is not None and 1 <= job.seed <= 2147483647
         assert task.body["image_urls"][0].startswith(media_prefix(runtime))
         assert task.image_checks[0].ok and task.image_checks[0].width == 640
         await wait_status_text(tg, started, "Generating")
@@ -119,7 +121,7 @@ async def test_happyhorse_without_a_prompt_sends_none(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
     async with (
-        EvolinkFake(time_scale=TIME_SCALE) as evolink,
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
         start_bot(**provider_env(evolink)) as runtime,
     ):
         photo_id, options_id = await open_options(tg, USER, None)
@@ -140,7 +142,7 @@ async def test_a_callback_before_the_create_answer_still_delivers_once(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
     async with (
-        EvolinkFake(time_scale=TIME_SCALE) as evolink,
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
         start_bot(**provider_env(evolink)) as runtime,
     ):
         # the task is done and its callback sent before the create response leaves the fake
@@ -158,7 +160,7 @@ async def test_a_task_cancelled_at_the_provider_fails_cleanly_with_a_refund(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
     async with (
-        EvolinkFake(time_scale=TIME_SCALE) as evolink,
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
         start_bot(**provider_env(evolink)) as runtime,
     ):
         started = await start_job(tg, USER)
@@ -176,7 +178,9 @@ async def test_string_error_codes_are_read_like_numbers(
     tg: FakeBotApi, start_bot: BotFactory, waits: list[float]
 ) -> None:
     """evolink's `error.code` may be a string slug: 429 is still retried, 402 still alerts."""
-    async with EvolinkFake(time_scale=TIME_SCALE, error_code_as_string=True) as evolink:
+    async with EvolinkFake(
+        time_scale=TIME_SCALE, error_code_as_string=True, loopback_callbacks=True
+    ) as evolink:
         env = provider_env(evolink, ADMIN_USER_IDS=str(ADMIN))
         async with start_bot(**env) as runtime:
             tg.user_text(ADMIN, ADMIN, "/start")
@@ -205,7 +209,7 @@ async def test_happyhorse_takes_a_photo_at_its_size_limits(
 ) -> None:
     """300 px on the short side and a 2.5:1 aspect: the hosted photo still passes the check."""
     async with (
-        EvolinkFake(time_scale=TIME_SCALE) as evolink,
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
         start_bot(**provider_env(evolink)) as runtime,
     ):
         photo_id, options_id = await open_options(tg, USER, "pan across", size=(750, 300))

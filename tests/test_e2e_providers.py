@@ -456,7 +456,10 @@ async def test_first_provider_refuses_the_job_completes_on_the_second_charged_on
     second_name: str,
     first_creates: int,
 ) -> None:
-    async with EvolinkFake(time_scale=TIME_SCALE) as evolink, _second(second_name) as second:
+    async with (
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
+        _second(second_name) as second,
+    ):
         env = provider_env(evolink, second, ADMIN_USER_IDS=str(ADMIN))
         if fault == "down":
             env["EVOLINK_BASE_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens
@@ -493,7 +496,10 @@ async def test_first_provider_refuses_the_job_completes_on_the_second_charged_on
 async def test_every_provider_down_fails_once_with_one_refund(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
-    async with EvolinkFake(time_scale=TIME_SCALE) as evolink, _second("foxapi") as foxapi:
+    async with (
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
+        _second("foxapi") as foxapi,
+    ):
         evolink.inject("500", "create", times=2)
         foxapi.inject("html502", "create", times=2)
         async with start_bot(**provider_env(evolink, foxapi)) as runtime:
@@ -523,7 +529,10 @@ NO_FAILOVER = [
 async def test_a_choice_the_second_provider_cannot_make_is_not_failed_over(
     tg: FakeBotApi, start_bot: BotFactory, picks: list[str], second_name: str
 ) -> None:
-    async with EvolinkFake(time_scale=TIME_SCALE) as evolink, _second(second_name) as second:
+    async with (
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
+        _second(second_name) as second,
+    ):
         evolink.inject("500", "create", times=2)
         async with start_bot(**provider_env(evolink, second, DAILY_QUOTA="10")) as runtime:
             started = await start_job(tg, USER, picks=picks)
@@ -541,7 +550,10 @@ async def test_a_create_with_an_unknown_outcome_is_not_failed_over(
     tg: FakeBotApi, start_bot: BotFactory, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     short_provider_timeout(monkeypatch)
-    async with EvolinkFake(time_scale=TIME_SCALE) as evolink, _second("foxapi") as foxapi:
+    async with (
+        EvolinkFake(time_scale=TIME_SCALE, loopback_callbacks=True) as evolink,
+        _second("foxapi") as foxapi,
+    ):
         evolink.inject(fault, "create")
         async with start_bot(**provider_env(evolink, foxapi)) as runtime:
             started = await start_job(tg, USER)

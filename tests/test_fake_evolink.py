@@ -22,7 +22,7 @@ CREATE = "/v1/videos/generations"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[EvolinkFake]:
-    async with EvolinkFake(time_scale=0.01) as server:
+    async with EvolinkFake(time_scale=0.01, loopback_callbacks=True) as server:
         yield server
 
 
@@ -237,7 +237,7 @@ async def test_callback_gives_up_after_four_attempts(
 
 async def test_callback_timeout_is_retried(host: ImageHost) -> None:
     async with (
-        EvolinkFake(time_scale=0.01, callback_timeout=0.5) as fake,
+        EvolinkFake(time_scale=0.01, callback_timeout=0.5, loopback_callbacks=True) as fake,
         CallbackReceiver([HANG, 200]) as receiver,
     ):
         headers = {"Authorization": f"Bearer {fake.api_key}"}
@@ -442,7 +442,7 @@ async def test_callback_schedule_scaled_and_at_full_speed(host: ImageHost) -> No
     """Retry gaps are at least the documented 1 s / 2 s / 4 s times `time_scale`."""
     for scale, statuses in ((0.01, [500, 500, 500, 200]), (1.0, [502, 200])):
         async with (
-            EvolinkFake(time_scale=scale) as fake,
+            EvolinkFake(time_scale=scale, loopback_callbacks=True) as fake,
             CallbackReceiver(statuses) as receiver,
         ):
             headers = {"Authorization": f"Bearer {fake.api_key}"}

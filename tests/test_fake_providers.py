@@ -7,6 +7,7 @@ so one test body checks all four fakes the same way over real HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 from collections.abc import AsyncIterator, Callable
@@ -71,7 +72,7 @@ def _apikley_body(image: str, callback: str | None) -> dict[str, Any]:
 DRIVERS = {
     "evolink": Driver(
         "evolink",
-        EvolinkFake,
+        functools.partial(EvolinkFake, loopback_callbacks=True),  # called back on 127.0.0.1
         "/v1/videos/generations",
         _evolink_body,
         lambda j: str(j["id"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from bot.providers.errors import (
     ContentPolicyError,
     InsufficientCredits,
     ProviderAuthError,
+    ProviderConfigError,
     ProviderError,
     ProviderTimeout,
     ProviderValidationError,
@@ -49,29 +51,20 @@ def request(prompt: str = "She smiles", **values: str) -> VideoRequest:
     return VideoRequest(prompt, options, Path("/x.jpg"), IMAGE, "https://bot.example/cb/t")
 
 
-def test_is_a_poll_only_video_provider_without_auto_aspect() -> None:
+def test_is_a_poll_only_video_provider_offering_only_what_it_honours() -> None:
     p = provider(Replay())
     assert isinstance(p, VideoProvider)
     assert p.name == "aimlapi" and not p.uses_callbacks and p.needs_public_image
     grok = p.models["grok"]
-    assert grok.defaults() == {"duration": "6", "aspect_ratio": "16:9", "quality": "480p"}
+    # No quality: for image-to-video aimlapi picks the resolution from the photo (issue 11, 1).
+    assert grok.defaults() == {"duration": "6", "aspect_ratio": "auto"}
     aspects = grok.option("aspect_ratio").values  # type: ignore[union-attr]
-    assert "auto" not in aspects and set(aspects) <= {
-        "1:1",
-        "16:9",
-        "9:16",
-        "4:3",
-        "3:4",
-        "3:2",
-        "2:3",
-    }
+    assert set(aspects) - {"auto"} <= {"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"}
 
 
 async def test_submit_sends_the_documented_body() -> None:
     replay = Replay(httpx.Response(200, json=data("create")))
-    submitted = await provider(replay).submit(
-        request(duration="10", aspect_ratio="9:16", quality="720p")
-    )
+    submitted = await provider(replay).submit(request(duration="10", aspect_ratio="9:16"))
     assert submitted.task_id == GEN and submitted.eta_s is None
     req = replay.requests[0]
     assert req.method == "POST" and str(req.url) == BASE + "/v2/video/generations"
@@ -82,15 +75,24 @@ async def test_submit_sends_the_documented_body() -> None:
         "image_url": IMAGE,
         "duration": 10,
         "aspect_ratio": "9:16",
-        "resolution": "720p",
     }
 
 
-async def test_submit_defaults_and_auto_aspect_falls_back() -> None:
+@pytest.mark.parametrize(
+    ("size", "sent"),
+    [((1080, 1920), "9:16"), ((1920, 1080), "16:9"), ((1000, 1000), "1:1"), ((3000, 4000), "3:4"),
+     ((4000, 2700), "3:2"), (None, None)],
+)  # fmt: skip
+async def test_auto_aspect_sends_the_documented_ratio_nearest_to_the_photo(
+    size: tuple[int, int] | None, sent: str | None
+) -> None:
+    """Issue 11, finding 2: a portrait photo is never forced into the 16:9 default."""
     replay = Replay(httpx.Response(200, json=data("create")))
-    await provider(replay).submit(request(aspect_ratio="auto"))
+    req = replace(request(aspect_ratio="auto"), image_size=size)
+    await provider(replay).submit(req)
     body = json.loads(replay.requests[0].content)
-    assert (body["duration"], body["aspect_ratio"], body["resolution"]) == (6, "16:9", "480p")
+    assert body.get("aspect_ratio") == sent and "resolution" not in body
+    assert body["duration"] == 6
 
 
 async def test_submit_status_error_in_a_200_is_refused() -> None:
@@ -198,7 +200,8 @@ async def test_403_without_credit_words_is_auth_and_list_messages_join() -> None
     with pytest.raises(ProviderAuthError):
         await provider(Replay(httpx.Response(403, json=body))).submit(request())
     listed = {"message": ["duration must be <= 15", "image_url must be a URL"], "statusCode": 400}
-    with pytest.raises(ProviderValidationError, match="duration must be <= 15; image_url"):
+    # a refused parameter the bot chose is the operator's configuration (issue 11, finding 5)
+    with pytest.raises(ProviderConfigError, match="duration must be <= 15; image_url"):
         await provider(Replay(httpx.Response(400, json=listed))).submit(request())
 
 

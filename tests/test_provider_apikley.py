@@ -19,6 +19,7 @@ from bot.providers.errors import (
     ContentPolicyError,
     InsufficientCredits,
     ProviderAuthError,
+    ProviderConfigError,
     ProviderError,
     ProviderTimeout,
     ProviderValidationError,
@@ -114,8 +115,8 @@ async def test_submit_timeout_after_send_is_outcome_unknown() -> None:
 ERRORS = [
     ("error_401", ProviderAuthError),
     ("error_402", InsufficientCredits),
-    ("error_404", TaskNotFound),
-    ("error_422", ProviderValidationError),
+    ("error_404", ProviderConfigError),  # on create: the endpoint or model, not a task (issue 11)
+    ("error_422", ProviderValidationError),  # names input.prompt: the user's prompt
     ("error_429", RateLimited),
     ("error_455", UpstreamError),
     ("error_500", UpstreamError),

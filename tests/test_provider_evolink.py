@@ -65,7 +65,9 @@ def test_is_a_video_provider_with_the_briefed_models() -> None:
     assert grok.option("mode").values == ("fun", "normal", "spicy")  # type: ignore[union-attr]
     assert grok.prompt_required
     assert horse.defaults() == {"duration": "5", "quality": "720p"}
-    assert horse.option("duration").values == ("5", "10", "15")  # type: ignore[union-attr]
+    # documented 3-15 s: the four common lengths (issue 11)
+    assert horse.option("duration").values == ("3", "5", "10", "15")  # type: ignore[union-attr]
+    assert horse.seeded and not grok.seeded
     assert not horse.prompt_required and horse.min_side_px == 300 and horse.max_aspect == 2.5
 
 

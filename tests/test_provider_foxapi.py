@@ -15,11 +15,11 @@ from bot.providers.base import InvalidCallback, VideoProvider, VideoRequest
 from bot.providers.errors import (
     InsufficientCredits,
     ProviderAuthError,
+    ProviderConfigError,
     ProviderError,
     ProviderTimeout,
     ProviderValidationError,
     RateLimited,
-    TaskNotFound,
     UpstreamError,
 )
 from bot.providers.foxapi import FoxapiProvider
@@ -190,11 +190,13 @@ async def test_query_cancelled_and_unknown_status() -> None:
 
 
 ERRORS = [
-    ("error_400", 400, ProviderValidationError),
+    # On create a 400/404/422 that names neither the photo nor the prompt is the operator's
+    # configuration (issue 11): alert and fail over, never blamed on the user.
+    ("error_400", 400, ProviderConfigError),
     ("error_401", 401, ProviderAuthError),
     ("error_402", 402, InsufficientCredits),
-    ("error_404", 404, TaskNotFound),
-    ("error_422", 422, ProviderValidationError),
+    ("error_404", 404, ProviderConfigError),
+    ("error_422", 422, ProviderConfigError),
     ("error_422_no_channel", 422, UpstreamError),
     ("error_500", 500, UpstreamError),
     ("error_503", 503, UpstreamError),
@@ -212,7 +214,7 @@ async def test_http_error_mapping(name: str, status: int, cls: type[ProviderErro
 
 
 async def test_422_keeps_the_business_code() -> None:
-    with pytest.raises(ProviderValidationError) as info:
+    with pytest.raises(ProviderConfigError) as info:
         await provider(Replay(httpx.Response(422, json=data("error_422")))).submit(request())
     assert info.value.code == "unsupported_advanced_options"
 

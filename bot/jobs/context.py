@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bot.jobs.limits import DOCUMENTED_LIMITS
 from bot.media.hosted import MediaStore
 from bot.metrics import Metrics
 from bot.pricing import PriceTable
@@ -39,6 +40,11 @@ class JobSettings:
     max_upload_bytes: int = 50 * 1024 * 1024
     media_ttl_s: float = 3 * 3600
     alert_every_s: float = 3600.0
+    # issue 11: provider -> (max concurrent tasks, max creations per hour), 0 = no limit
+    provider_limits: Mapping[str, tuple[int, int]] = field(
+        default_factory=lambda: dict(DOCUMENTED_LIMITS)
+    )
+    provider_low_balance: float = 0.0  # alert the admins below this provider balance (0: never)
 
 
 @dataclass

@@ -112,6 +112,7 @@ class Poller:
         while True:
             try:
                 await self.poll_once()
+                await self.runner.admission.tick(self.runner.submit)  # issue 11: queue moves
                 now = self.ctx.clock()
                 if now - last_watchdog >= watchdog_every:
                     last_watchdog = now

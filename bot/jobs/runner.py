@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from typing import Any
 
 from bot.faults import crash_point
+from bot.jobs.admission import Admission
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job, refresh_status
 from bot.models import ErrorKind, Job, JobStatus, TaskEvent, TaskState
-from bot.providers.base import VideoProvider, VideoRequest
+from bot.providers._parsing import refusal_is_about_prompt
+from bot.providers.base import Submitted, VideoProvider, VideoRequest
 from bot.providers.errors import ProviderError, ProviderTimeout, TaskNotFound
+from bot.providers.language import prefer_for_prompt
 from bot.telegram.delivery import deliver
 
 log = logging.getLogger(__name__)
@@ -22,6 +27,8 @@ log = logging.getLogger(__name__)
 S = JobStatus
 WAITING = frozenset({S.SUBMITTED})
 NOT_FOUND_LIMIT = 3
+MAX_SEED = 2147483647  # HappyHorse's documented seed range is 1..2147483647
+PROMPT_REFUSED = "prompt"  # error kind: the provider refused the prompt itself
 
 
 class JobRunner:
@@ -29,6 +36,7 @@ class JobRunner:
 
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx
+        self.admission = Admission(ctx)
         self._locks: dict[int, asyncio.Lock] = {}
         self._early_wakeups: set[int] = set()
 
@@ -37,53 +45,90 @@ class JobRunner:
 
     # ---- submit -------------------------------------------------------------------------
     async def submit(self, job_id: int) -> None:
-        """Submit a reserved job to the first provider that takes it."""
+        """Submit a reserved job to the first provider that takes it (or queue it for one)."""
         ctx = self.ctx
-        job = await ctx.store.get(job_id)
-        if job is None or job.status is not S.RESERVED:
-            return
-        candidates = [
-            p for p in ctx.registry.candidates(job.model, job.options)
-            if p.name not in job.tried_providers
-        ]  # fmt: skip
-        if not candidates:
-            await fail_job(ctx, job, {S.RESERVED}, "unavailable", "no provider left to try")
-            return
-        for provider in candidates:
-            claimed = await ctx.store.transition(
-                job.id, {S.RESERVED}, S.SUBMITTING,
-                provider=provider.name, tried_providers=(*job.tried_providers, provider.name),
+        while True:
+            job = await ctx.store.get(job_id)
+            if job is None or job.status is not S.RESERVED:
+                return
+            candidates = prefer_for_prompt(
+                [
+                    p for p in ctx.registry.candidates(job.model, job.options)
+                    if p.name not in job.tried_providers
+                ],
+                job.prompt,
             )  # fmt: skip
-            if claimed.job is None:
+            if not candidates:
+                await fail_job(ctx, job, {S.RESERVED}, "unavailable", "no provider left to try")
+                return
+            queued: Job | None = None
+            claimed: Job | None = None
+            async with self.admission.lock:
+                provider = await self.admission.pick(job, candidates)
+                if provider is None:
+                    queued = await self.admission.enqueue(job)
+                else:
+                    claimed = await self._claim(job, provider)
+            if provider is None:
+                if queued is not None:  # told outside the lock: Telegram may be slow
+                    await self.admission.show_position(queued, force=job.queued_at is None)
+                return
+            if claimed is None:
                 return  # cancelled meanwhile
-            job = claimed.job
-            crash_point("before_create")
-            try:
-                async with ctx.metrics.timed(provider.name, "submit"):
-                    submitted = await provider.submit(self._request(job, provider))
-            except ProviderError as exc:
-                log.warning(
-                    "job %s: submission refused: user=%s provider=%s task=- error=%s",
-                    job.id, job.user_id, provider.name, exc,
-                )  # fmt: skip
-                await self._operator_alert(provider.name, exc)
-                if exc.next_provider_may_try and provider is not candidates[-1]:
-                    back = await ctx.store.transition(
-                        job.id, {S.SUBMITTING}, S.RESERVED, note=f"{provider.name}: {exc.kind}"
-                    )
-                    if back.job is None:
-                        return
-                    job = back.job
-                    continue
-                await self._submit_failed(job, exc)
+            job = claimed
+            if not await self._send(job, provider, more=len(candidates) > 1):
                 return
-            except Exception:
-                log.exception("job %s: unexpected error submitting to %s", job.id, provider.name)
-                await fail_job(ctx, job, {S.SUBMITTING}, "upstream", "internal error on submit")
-                return
-            crash_point("after_create")
-            await self._submitted(job, provider, submitted.task_id, submitted.eta_s)
-            return
+
+    async def _claim(self, job: Job, provider: VideoProvider) -> Job | None:
+        """RESERVED -> SUBMITTING for `provider`; the create counts against its hourly limit.
+
+        Leaving the queue gives the job a fresh deadline: the wait was ours, not the provider's.
+        """
+        ctx = self.ctx
+        fields: dict[str, Any] = {}
+        if job.queued_at is not None:
+            fields = {
+                "queued_at": None,
+                "deadline_at": ctx.clock() + ctx.settings.deadline_floor_s,
+            }
+        if job.seed is None and provider.models[job.model].seeded:
+            fields["seed"] = secrets.randbelow(MAX_SEED) + 1
+        claimed = await ctx.store.transition(
+            job.id, {S.RESERVED}, S.SUBMITTING,
+            provider=provider.name, tried_providers=(*job.tried_providers, provider.name),
+            **fields,
+        )  # fmt: skip
+        if claimed.job is not None and provider.needs_public_image:
+            await self.admission.record_create(provider.name, job.id)
+        return claimed.job
+
+    async def _send(self, job: Job, provider: VideoProvider, *, more: bool) -> bool:
+        """Send the create; True when the job went back to RESERVED for the next provider."""
+        ctx = self.ctx
+        crash_point("before_create")
+        try:
+            async with ctx.metrics.timed(provider.name, "submit"):
+                submitted = await provider.submit(self._request(job, provider))
+        except ProviderError as exc:
+            log.warning(
+                "job %s: submission refused: user=%s provider=%s task=- error=%s",
+                job.id, job.user_id, provider.name, exc,
+            )  # fmt: skip
+            await self._operator_alert(provider.name, exc)
+            if exc.next_provider_may_try and more:
+                back = await ctx.store.transition(
+                    job.id, {S.SUBMITTING}, S.RESERVED, note=f"{provider.name}: {exc.kind}"
+                )
+                return back.job is not None
+            await self._submit_failed(job, exc)
+            return False
+        except Exception:
+            log.exception("job %s: unexpected error submitting to %s", job.id, provider.name)
+            await fail_job(ctx, job, {S.SUBMITTING}, "upstream", "internal error on submit")
+            return False
+        crash_point("after_create")
+        await self._submitted(job, provider, submitted)
+        return False
 
     def _request(self, job: Job, provider: VideoProvider) -> VideoRequest:
         ctx = self.ctx
@@ -98,12 +143,15 @@ class JobRunner:
             if base and provider.uses_callbacks
             else None
         )
-        return VideoRequest(job.prompt, job.video_options, path, image_url, callback)
+        return VideoRequest(
+            job.prompt, job.video_options, path, image_url, callback,
+            image_size=(job.photo_width, job.photo_height) if job.photo_width else None,
+            seed=job.seed,
+        )  # fmt: skip
 
-    async def _submitted(
-        self, job: Job, provider: VideoProvider, task_id: str, eta_s: int | None
-    ) -> None:
+    async def _submitted(self, job: Job, provider: VideoProvider, submitted: Submitted) -> None:
         ctx = self.ctx
+        task_id, eta_s = submitted.task_id, submitted.eta_s
         now = ctx.clock()
         first_poll = ctx.settings.callback_grace_s if provider.uses_callbacks else 0.0
         deadline = now + max(ctx.settings.deadline_floor_s, 3 * (eta_s or 0))
@@ -111,7 +159,7 @@ class JobRunner:
             job.id, {S.SUBMITTING}, S.SUBMITTED,
             task_id=task_id, eta_s=eta_s, submitted_at=now, deadline_at=deadline,
             next_poll_at=now + max(first_poll, ctx.settings.poll_initial_s),
-            poll_interval=ctx.settings.poll_initial_s,
+            poll_interval=ctx.settings.poll_initial_s, provider_cost=submitted.cost,
         )  # fmt: skip
         log.info(
             "job %s submitted: user=%s provider=%s task=%s eta=%s",
@@ -134,6 +182,10 @@ class JobRunner:
             kind = "unknown_outcome"
         elif exc.kind.is_operators_part or exc.kind is ErrorKind.RATE_LIMITED:
             kind = "unavailable"
+        elif refusal_is_about_prompt(exc):
+            kind = PROMPT_REFUSED
+        elif exc.kind in (ErrorKind.NOT_FOUND, ErrorKind.UNKNOWN):
+            kind = ErrorKind.UPSTREAM.value  # never the user's fault by default
         else:
             kind = exc.kind.value
         await fail_job(self.ctx, job, {S.SUBMITTING}, kind, str(exc))
@@ -196,6 +248,7 @@ class JobRunner:
             job.id, job.user_id, provider.name, job.task_id, event.state, event.progress,
         )  # fmt: skip
         if event.state is TaskState.SUCCEEDED:
+            await self._record_cost(job, provider, event)
             await deliver(ctx, job, provider, event)
         elif event.state is TaskState.FAILED:
             kind = (event.error_kind or ErrorKind.UPSTREAM).value
@@ -208,6 +261,14 @@ class JobRunner:
             fresh = await ctx.store.get(job.id)
             if fresh is not None and fresh.status is S.SUBMITTED:
                 await refresh_status(ctx, fresh, force=False)
+
+    async def _record_cost(self, job: Job, provider: VideoProvider, event: TaskEvent) -> None:
+        """The provider's own figure for this task (a final one wins over the reserved one)."""
+        cost = event.cost if event.cost is not None else job.provider_cost
+        if cost is None:
+            return
+        if await self.ctx.store.set_fields(job.id, WAITING, provider_cost=cost):
+            self.ctx.metrics.provider_cost(provider.name, cost)
 
     async def _schedule_poll(self, job: Job) -> None:
         s = self.ctx.settings

@@ -21,6 +21,7 @@ from bot.jobs.notify import finish, refresh_status
 from bot.jobs.runner import JobRunner
 from bot.media.photos import PhotoProblem, PhotoRejected, prepare_photo
 from bot.models import ACTIVE_STATUSES, Job, JobStatus
+from bot.providers.language import english_only_warning
 from bot.storage import Balance
 from bot.storage.jobs import Credit, ReserveOutcome
 from bot.telegram import Keyboard, prompt_question_markup, views
@@ -172,7 +173,12 @@ class JobService:
 
     async def _options_view(self, job: Job) -> tuple[str, Keyboard]:
         balance = None if self.ctx.is_admin(job.user_id) else await self.balance(job.user_id)
-        return views.options_view(job, self.models, self.price(job), balance)
+        text, markup = views.options_view(job, self.models, self.price(job), balance)
+        # issue 11: told before paying when the prompt would reach an English-only provider
+        if english_only_warning(self.ctx.registry.candidates(job.model, job.options), job.prompt):
+            note = t(job.language, "english_only_note", model=self.models[job.model].title)
+            text = f"{text}\n\n{note}"
+        return text, markup
 
     def _first_fitting_model(self, width: int, height: int) -> str:
         for key, spec in self.models.items():
@@ -291,13 +297,16 @@ class JobService:
         then = finish(ctx, done.job, refunded=done.refunded, notify=False)
         return Reply(raw(lang, "cancelled_alert"), then=then)
 
-    async def again(self, job: Job, *, generate: bool) -> Reply:
-        """Same photo and options as a new job: Retry/Again (generate) or Change options."""
+    async def again(self, job: Job, *, generate: bool, same_seed: bool = False) -> Reply:
+        """Same photo and options as a new job: Retry/Again (generate) or Change options;
+        `same_seed` (issue 11) also reuses the job's seed, to repeat a result closely."""
         if job.status not in (S.FAILED, S.EXPIRED, S.DELIVERED, S.CANCELLED):
             return Reply(raw(job.language, "stale_button"))
-        return Reply(then=self._again(job, generate=generate))
+        if same_seed and job.seed is None:
+            return Reply(raw(job.language, "stale_button"))
+        return Reply(then=self._again(job, generate=generate, same_seed=same_seed))
 
-    async def _again(self, job: Job, *, generate: bool) -> None:
+    async def _again(self, job: Job, *, generate: bool, same_seed: bool = False) -> None:
         draft = await self.new_draft(
             PhotoInput(
                 job.user_id, job.chat_id, job.thread_id, job.photo_message_id, job.photo_file_id,
@@ -307,8 +316,9 @@ class JobService:
         if draft is None:
             return
         if job.model in self.models and self.models[job.model].accepts(job.options):
+            seed = {"seed": job.seed} if same_seed else {}
             draft = await self.ctx.store.update_draft(
-                draft.id, model=job.model, options=job.options
+                draft.id, model=job.model, options=job.options, **seed
             ) or draft  # fmt: skip
             await self.show_options(draft)
         if not generate:

@@ -163,6 +163,20 @@ def as_int(value: Any) -> int | None:
     return None
 
 
+def as_number(value: Any) -> float | None:
+    """A non-negative vendor amount (number or numeric string), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and value >= 0 and value == value:  # not NaN
+        return float(value)
+    return None
+
+
 def as_progress(value: Any) -> int | None:
     """A 0-100 progress, clamped, or None when the vendor sent none."""
     number = as_int(value)
@@ -257,3 +271,56 @@ def checked_options(
     if spec.prompt_required and not request.prompt.strip():
         raise ProviderValidationError("a prompt is required for this model", provider=provider)
     return spec, spec.normalise(dict(request.options.values))
+
+
+# ---- issue 11: a refused create blamed on the right party --------------------------------------
+# The provider could not fetch the photo we host: its side (or the network), never the user's.
+_FETCH_WORDS = re.compile(
+    r"unreachable|could not be (?:fetched|downloaded|retrieved)"
+    r"|(?:failed|unable|cannot|could not)(?: to)? (?:fetch|download|access|retrieve|reach)"
+    r"|not (?:publicly )?accessible|timed? ?out",
+    re.IGNORECASE,
+)
+# What the user can change: the photo's content or shape, or the prompt.
+_PHOTO_WORDS = re.compile(
+    r"dimension|aspect ratio (?:beyond|out of|exceeds|not supported)|too (?:small|large|big)"
+    r"|resolution of the image|image (?:size|format)"
+    r"|unsupported image|not a (?:decodable|valid) image|larger than|below \d+ ?px",
+    re.IGNORECASE,
+)
+_PROMPT_WORDS = re.compile(r"\bprompt\b", re.IGNORECASE)
+
+
+def classify_create_refusal(err: ProviderError) -> ProviderError:
+    """Re-blame a refused create (see docs/providers.md, "Whose fault").
+
+    A create can only be refused for the user's photo or prompt when the vendor says so; a 404
+    (model or endpoint), a refused parameter the bot chose and any unknown 4xx are the operator's
+    configuration (alert, fail over); a photo the vendor could not fetch is the vendor's side or
+    the network's (fail over). Content-policy refusals stay the user's.
+    """
+    kind = err.kind
+    text = f"{err.code or ''} {err.message}"
+    if kind is ErrorKind.NOT_FOUND:
+        new = ErrorKind.CONFIG
+    elif kind is ErrorKind.VALIDATION:
+        if _FETCH_WORDS.search(text):
+            new = ErrorKind.UPSTREAM
+        elif _PROMPT_WORDS.search(text) or _PHOTO_WORDS.search(text):
+            return err  # the user's photo or prompt: tell them what to change
+        else:
+            new = ErrorKind.CONFIG
+    elif kind is ErrorKind.UNKNOWN and err.status is not None and 400 <= err.status < 500:
+        new = ErrorKind.CONFIG
+    else:
+        return err
+    again = make_error(new, err.provider, err.message, status=err.status, code=err.code)
+    again.request_id, again.retry_after = err.request_id, err.retry_after
+    return again
+
+
+def refusal_is_about_prompt(err: ProviderError) -> bool:
+    """True when a user-side refusal names the prompt rather than the photo."""
+    return err.kind is ErrorKind.VALIDATION and bool(
+        _PROMPT_WORDS.search(f"{err.code or ''} {err.message}")
+    )

@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 import httpx
 
 from bot.catalog import ModelSpec
+from bot.models import ErrorKind
 from bot.providers import _http
+from bot.providers._parsing import classify_create_refusal
 from bot.providers.base import InvalidCallback, WakeUp
 from bot.providers.errors import ProviderError
 
@@ -20,6 +22,8 @@ class RemoteProvider:
     name: str = ""
     uses_callbacks: bool = False
     needs_public_image: bool = True
+    result_retention_s: float | None = None  # unknown unless the vendor documents it
+    english_only_prompts: bool = False
     catalog: ClassVar[Mapping[str, ModelSpec]] = {}
 
     def __init__(self, client: httpx.AsyncClient, *, api_key: str, base_url: str) -> None:
@@ -45,6 +49,33 @@ class RemoteProvider:
         params: dict[str, Any] | None = None,
         create: bool = False,
     ) -> Any:
+        for attempt in (1, 2):
+            try:
+                return await self._send(method, path, json=json, params=params, create=create)
+            except ProviderError as exc:
+                if not create:
+                    raise
+                blamed = classify_create_refusal(exc)
+                # The vendor could not fetch our photo (a refusal: no task was made): that is
+                # worth one more try after a pause, like a 5xx, before failing over.
+                fetch_failed = (
+                    exc.kind is ErrorKind.VALIDATION and blamed.kind is ErrorKind.UPSTREAM
+                )
+                if attempt == 1 and fetch_failed:
+                    await _http._sleep(_http._backoff(1))
+                    continue
+                raise blamed from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None,
+        params: dict[str, Any] | None,
+        create: bool,
+    ) -> Any:
         return await _http.call_json(
             self._client,
             self.name,
@@ -57,6 +88,10 @@ class RemoteProvider:
             map_error=self._map_error,
             body_error=self._body_error,
         )
+
+    async def balance(self) -> float | None:
+        """The account balance where the vendor documents an endpoint for it, else None."""
+        return None
 
     def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
         """Vendors without documented callbacks refuse every callback."""

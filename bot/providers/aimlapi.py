@@ -24,16 +24,22 @@ from bot.providers.errors import ProviderError, UpstreamError, outcome_unknown
 NAME = "aimlapi"
 VENDOR_MODEL = "x-ai/grok-imagine-video"
 
-# aimlapi's aspect enum has no "auto": offer the catalog's ratios it accepts, 16:9 as documented.
-ASPECT_RATIOS = tuple(r for r in catalog.ASPECT_RATIOS if r != "auto")
+# The documented aspect enum (no "auto"; 16:9 when absent). The keyboard's "auto" (keep the
+# photo's shape) goes out as the documented ratio nearest to the photo.
+DOCUMENTED_ASPECTS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
+# No quality option: for image-to-video aimlapi picks the resolution from the input image, so a
+# quality choice would be neither honoured nor worth a price (docs/providers.md).
 MODELS: dict[str, ModelSpec] = {
     "grok": ModelSpec(
         key="grok",
         title=catalog.GROK_TITLE,
         options=(
             OptionSpec("duration", ("6", "10", "15"), "6"),
-            OptionSpec("aspect_ratio", ASPECT_RATIOS, "16:9"),
-            OptionSpec("quality", ("480p", "720p"), "480p"),
+            OptionSpec(
+                "aspect_ratio",
+                tuple(r for r in catalog.ASPECT_RATIOS if r in (*DOCUMENTED_ASPECTS, "auto")),
+                catalog.AUTO_ASPECT,
+            ),
         ),
     ),
 }
@@ -81,6 +87,7 @@ def task_event(body: Mapping[str, Any], task_id: str) -> TaskEvent:
     common: dict[str, Any] = {
         "task_id": str(body.get("id") or task_id),
         "progress": P.as_progress(body.get("progress")),
+        "cost": P.as_number(P.obj(P.obj(body.get("meta")).get("usage")).get("credits_used")),
         "raw": dict(body),
     }
     if state is TaskState.SUCCEEDED:
@@ -105,15 +112,18 @@ class AimlapiProvider(RemoteProvider):
     _map_error = staticmethod(map_error)
 
     def build_body(self, request: VideoRequest) -> dict[str, Any]:
-        """The create body for `request` (quality goes out as `resolution`)."""
+        """The create body for `request`: no `resolution` (chosen by aimlapi from the photo)."""
         _spec, values = P.checked_options(NAME, self.models, request)
         body: dict[str, Any] = {
             "model": VENDOR_MODEL,
             "image_url": request.image_url,
             "duration": int(values["duration"]),
-            "aspect_ratio": values["aspect_ratio"],
-            "resolution": values["quality"],
         }
+        aspect = values["aspect_ratio"]
+        if aspect == catalog.AUTO_ASPECT:
+            aspect = catalog.nearest_ratio(request.image_size, DOCUMENTED_ASPECTS) or ""
+        if aspect:  # unknown photo size: leave it to aimlapi rather than force 16:9 on a guess
+            body["aspect_ratio"] = aspect
         if request.prompt.strip():  # optional for aimlapi
             body["prompt"] = request.prompt
         return body

@@ -46,6 +46,8 @@ STATES = {
     "success": TaskState.SUCCEEDED,
     "fail": TaskState.FAILED,
 }
+# Where present (seen in kie.ai clients, not in apikley's page): the credits a task consumed.
+COST_FIELDS = ("creditsConsumed", "consumeCredits")
 _TIMEOUT_WORDS = re.compile(r"time[ds]? ?out", re.IGNORECASE)
 
 
@@ -89,9 +91,14 @@ def task_event(body: Mapping[str, Any], task_id: str) -> TaskEvent:
     """A recordInfo answer as a neutral `TaskEvent`."""
     data = P.obj(body.get("data"))
     state = STATES.get(str(data.get("state") or "").strip().lower(), TaskState.UNKNOWN)
+    cost = next(
+        (P.as_number(data.get(k)) for k in COST_FIELDS if P.as_number(data.get(k)) is not None),
+        None,
+    )
     common: dict[str, Any] = {
         "task_id": str(data.get("taskId") or data.get("task_id") or task_id),
         "progress": P.as_progress(data.get("progress")),
+        "cost": cost,
         "raw": dict(body),
     }
     if state is TaskState.SUCCEEDED:
@@ -132,6 +139,8 @@ class ApikleyProvider(RemoteProvider):
 
     name = NAME
     uses_callbacks = True
+    result_retention_s: float | None = 24 * 3600.0  # "valid for 24 hours" (docs/providers.md)
+    english_only_prompts = True  # the prompt field "supports English language prompts"
     catalog = MODELS
     _map_error = staticmethod(map_error)
     _body_error = staticmethod(body_error)
@@ -180,6 +189,14 @@ class ApikleyProvider(RemoteProvider):
         """Ask apikley where the task stands."""
         body = await self._call("GET", "/api/v1/jobs/recordInfo", params={"taskId": task_id})
         return task_event(body, task_id)
+
+    async def balance(self) -> float | None:
+        """`GET /api/v1/chat/credit`: the account's remaining credits (`data`)."""
+        body = await self._call("GET", "/api/v1/chat/credit")
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, dict):
+            data = data.get("credits", data.get("balance"))
+        return P.as_number(data)
 
     def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
         """`data.taskId` of a callback; with an HMAC key, only when the signature is valid."""

@@ -27,6 +27,8 @@ class VideoRequest:
     image_path: Path  # the checked photo on disk (the local provider reads it directly)
     image_url: str | None  # where a remote provider fetches the same photo (our /media URL)
     callback_url: str | None  # our /callbacks/{provider}/{token} URL, when callbacks can reach us
+    image_size: tuple[int, int] | None = None  # the photo's width and height (aspect choice)
+    seed: int | None = None  # sent where the model documents a seed (HappyHorse)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Submitted:
 
     task_id: str
     eta_s: int | None = None
+    cost: float | None = None  # what the provider says it reserved or charged, in its own units
 
 
 class InvalidCallback(Exception):
@@ -56,6 +59,10 @@ class VideoProvider(Protocol):
     uses_callbacks: bool
     # True when the provider must fetch the photo by URL (needs PUBLIC_BASE_URL)
     needs_public_image: bool
+    # How long a result URL stays valid after the video was generated, where documented
+    result_retention_s: float | None
+    # True when the provider documents English-only prompts
+    english_only_prompts: bool
 
     async def submit(self, request: VideoRequest) -> Submitted:
         """Create the task; raise a `ProviderError` on refusal."""

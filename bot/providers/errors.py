@@ -6,6 +6,7 @@
      ├── RateLimited              RATE_LIMITED          retry after `retry_after` seconds
      ├── ProviderValidationError  VALIDATION            the user's photo or options were refused
      ├── ContentPolicyError       CONTENT_POLICY        the user's prompt or photo was refused
+     ├── ProviderConfigError      CONFIG                operator: 404 model/endpoint, bad parameter
      ├── TaskNotFound             NOT_FOUND
      ├── UpstreamError            UPSTREAM              5xx, HTML pages, malformed JSON
      └── ProviderTimeout          TIMEOUT               `outcome_unknown` once the request was sent
@@ -60,6 +61,7 @@ class ProviderError(Exception):
             ErrorKind.INSUFFICIENT_CREDITS,
             ErrorKind.RATE_LIMITED,
             ErrorKind.UPSTREAM,
+            ErrorKind.CONFIG,
         )
 
 
@@ -81,6 +83,12 @@ class ProviderValidationError(ProviderError):
 
 class ContentPolicyError(ProviderError):
     kind = ErrorKind.CONTENT_POLICY
+
+
+class ProviderConfigError(ProviderError):
+    """The vendor refused what the operator configured (model, endpoint, a parameter we chose)."""
+
+    kind = ErrorKind.CONFIG
 
 
 class TaskNotFound(ProviderError):
@@ -111,6 +119,7 @@ ERROR_CLASSES: dict[ErrorKind, type[ProviderError]] = {
     ErrorKind.CONTENT_POLICY: ContentPolicyError,
     ErrorKind.NOT_FOUND: TaskNotFound,
     ErrorKind.UPSTREAM: UpstreamError,
+    ErrorKind.CONFIG: ProviderConfigError,
 }
 
 

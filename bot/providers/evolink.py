@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -40,10 +41,12 @@ MODELS: dict[str, ModelSpec] = {
         key="happyhorse",
         title=catalog.HAPPYHORSE_TITLE,
         options=(
-            OptionSpec("duration", ("5", "10", "15"), "5"),
+            # documented 3-15 s: the four common lengths
+            OptionSpec("duration", ("3", "5", "10", "15"), "5"),
             OptionSpec("quality", ("720p", "1080p"), "720p"),
         ),
         prompt_required=False,
+        seeded=True,
         min_side_px=300,
         max_aspect=2.5,
     ),
@@ -54,6 +57,7 @@ VENDOR_MODELS = {
 }
 
 STATES = P.UNIFIED_STATES
+RESULT_RETENTION_S = 24 * 3600.0  # result URLs are valid 24 h (docs/providers.md)
 
 
 def map_error(status: int, body: Any, response: httpx.Response) -> ProviderError:
@@ -100,6 +104,7 @@ class EvolinkProvider(RemoteProvider):
 
     name = NAME
     uses_callbacks = True
+    result_retention_s: float | None = RESULT_RETENTION_S
     catalog = MODELS
     _map_error = staticmethod(map_error)
 
@@ -114,6 +119,8 @@ class EvolinkProvider(RemoteProvider):
         }
         if "mode" in values:
             body["mode"] = values["mode"]
+        if spec.seeded and request.seed is not None:
+            body["seed"] = request.seed
         if request.prompt.strip():
             body["prompt"] = request.prompt
         if request.callback_url is not None:
@@ -125,7 +132,9 @@ class EvolinkProvider(RemoteProvider):
         body = await self._call(
             "POST", "/v1/videos/generations", json=self.build_body(request), create=True
         )
-        return P.unified_submitted(NAME, body)
+        submitted = P.unified_submitted(NAME, body)
+        usage = P.obj(body.get("usage"))
+        return replace(submitted, cost=P.as_number(usage.get("credits_reserved")))
 
     async def query(self, task_id: str) -> TaskEvent:
         """Ask evolink where the task stands."""

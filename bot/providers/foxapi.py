@@ -69,6 +69,7 @@ def task_event(task: Mapping[str, Any], task_id: str) -> TaskEvent:
         "task_id": str(task.get("id") or task_id),
         "progress": P.as_progress(task.get("progress")),
         "eta_s": P.as_int(P.obj(task.get("task_info")).get("estimated_time")),
+        "cost": P.as_number(P.obj(task.get("usage")).get("credits_reserved")),
         "raw": dict(task),
     }
     if state is TaskState.SUCCEEDED:
@@ -85,6 +86,9 @@ class FoxapiProvider(RemoteProvider):
     """foxapi.cc adapter: poll only."""
 
     name = NAME
+    result_retention_s: float | None = (
+        24 * 3600.0
+    )  # result URLs are valid 24 h (docs/providers.md)
     catalog = MODELS
     _map_error = staticmethod(map_error)
 

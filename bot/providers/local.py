@@ -73,6 +73,8 @@ class LocalProvider:
     name = NAME
     uses_callbacks = False
     needs_public_image = False
+    result_retention_s: float | None = None  # a file on our disk: nothing expires
+    english_only_prompts = False
     models: Mapping[str, ModelSpec] = {
         MODEL: ModelSpec(
             key=MODEL,

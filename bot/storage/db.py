@@ -100,6 +100,21 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE status IN ('delivered', 'failed', 'cancelled', 'expired');
     CREATE INDEX jobs_untold ON jobs(told_at, status);
     """,
+    # 3 (issue 11): the provider's reported cost and the seed of a job, when it entered our own
+    # admission queue, and every create sent to a provider (its documented creation-rate limit
+    # is counted from these rows, so it survives a restart).
+    """
+    ALTER TABLE jobs ADD COLUMN provider_cost REAL;
+    ALTER TABLE jobs ADD COLUMN seed INTEGER;
+    ALTER TABLE jobs ADD COLUMN queued_at REAL;
+    CREATE TABLE provider_creates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        provider TEXT NOT NULL,
+        job_id INTEGER,
+        at REAL NOT NULL
+    );
+    CREATE INDEX provider_creates_at ON provider_creates(provider, at);
+    """,
 )
 
 

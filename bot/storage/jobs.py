@@ -23,6 +23,7 @@ _UPDATABLE = frozenset(
         "tried_providers", "progress", "eta_s", "deadline_at", "next_poll_at", "poll_interval",
         "error_kind", "error_message", "video_file_id", "video_message_id", "submitted_at",
         "media_token", "ask_message_id", "not_found_count", "told_at",
+        "provider_cost", "seed", "queued_at",
     }
 )  # fmt: skip
 

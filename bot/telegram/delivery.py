@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -30,7 +30,6 @@ from bot.texts import t
 
 log = logging.getLogger(__name__)
 S = JobStatus
-RESULT_URL_LIFETIME = timedelta(hours=24)
 
 
 async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: TaskEvent) -> None:
@@ -126,7 +125,9 @@ async def _send(
             height=info.height if info else None,
             duration=round(info.duration_s) if info and info.duration_s else None,
             thumbnail=thumb,
-            markup=keyboards.delivered_keyboard(job.language, job.id),
+            markup=keyboards.with_same_seed(
+                keyboards.delivered_keyboard(job.language, job.id), job.language, job.id, job.seed
+            ),
         )
     except BadRequest as exc:
         # Something about the extras (thumbnail, dimensions) may be what Telegram refused:
@@ -168,11 +169,18 @@ async def _send_link(ctx: JobContext, job: Job, url: str, size: int) -> None:
     sending = await ctx.store.transition(job.id, {S.DOWNLOADING}, S.SENDING)
     if sending.job is None:
         return
-    expires_at = datetime.fromtimestamp(ctx.clock(), UTC) + RESULT_URL_LIFETIME
-    expires = expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    text = t(
-        job.language, "too_big_link", size_mb=str(size // (1024 * 1024)), url=url, expires=expires
-    )
+    # issue 11: the provider's documented retention counts from generation, which happened
+    # after submission: submitted_at + retention never promises more than the link lives.
+    provider = ctx.registry.get(job.provider or "")
+    retention = provider.result_retention_s if provider is not None else None
+    size_mb = str(size // (1024 * 1024))
+    if retention is None:
+        text = t(job.language, "too_big_link_no_expiry", size_mb=size_mb, url=url)
+    else:
+        start = job.submitted_at if job.submitted_at is not None else ctx.clock()
+        expires_at = datetime.fromtimestamp(start + retention, UTC)
+        expires = expires_at.strftime("%Y-%m-%d %H:%M UTC")
+        text = t(job.language, "too_big_link", size_mb=size_mb, url=url, expires=expires)
     message_id = await ctx.messenger.send_text(
         Target(job.chat_id, job.thread_id, job.photo_message_id), text
     )

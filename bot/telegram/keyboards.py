@@ -10,7 +10,9 @@ from bot.catalog import ModelSpec
 from bot.texts import option_value_label, raw, t
 
 SEP = "|"
-VERBS = frozenset({"o", "m", "g", "x", "r", "a", "c", "p", "l"})
+VERBS = frozenset(
+    {"o", "m", "g", "x", "r", "a", "c", "p", "l", "s"}
+)  # "s": Again, same seed (issue 11)
 MAX_CALLBACK_BYTES = 64
 
 
@@ -113,6 +115,19 @@ def delivered_keyboard(lang: str, job_id: int) -> InlineKeyboardMarkup:
             ]
         ]
     )
+
+
+def with_same_seed(
+    markup: InlineKeyboardMarkup, lang: str, job_id: int, seed: int | None
+) -> InlineKeyboardMarkup:
+    """issue 11: "Again, same seed" as its own row under a delivered video's buttons, when the
+    job ran with a seed (HappyHorse documents one)."""
+    if seed is None:
+        return markup
+    button = InlineKeyboardButton(
+        raw(lang, "btn_again_same_seed"), callback_data=encode("s", job_id)
+    )
+    return InlineKeyboardMarkup([*markup.inline_keyboard, [button]])
 
 
 def _mark(label: str, selected: bool) -> str:

@@ -99,6 +99,7 @@ def failure_reason(job: Job) -> str:
         ErrorKind.TIMEOUT.value: "fail_timeout",
         ErrorKind.UPSTREAM.value: "fail_upstream",
         "unavailable": "fail_unavailable",
+        "prompt": "fail_prompt",  # issue 11
         "unknown_outcome": "fail_unknown_outcome",
         "download": "fail_download",
         "send": "fail_send",

@@ -171,4 +171,26 @@ EN: dict[str, str] = {
     "admin_stats_none": "none",
     "duration_min_s": "{m} min {s} s",
     "duration_h_min": "{h} h {m} min",
+    # issue 11: providers as they really are
+    "status_queued_ahead": (
+        "⏳ <b>In the queue</b> · {ahead} ahead of yours. It starts as soon as the video "
+        "service has room; the wait does not count against its time limit.\n"
+        "{model} · {options}\nPrompt: {prompt}"
+    ),
+    "fail_prompt": "the provider refused this prompt. Try rewording it.",
+    "too_big_link_no_expiry": (
+        "📦 The video is {size_mb} MB, more than Telegram lets bots upload (50 MB). "
+        "Download it here soon, the link is temporary:\n{url}"
+    ),
+    "english_only_note": (
+        "ℹ️ {model} works best with prompts in English here. Write the prompt in English for "
+        "the best result."
+    ),
+    "btn_again_same_seed": "🎲 Again, same seed",
+    "jobs_line_seed": "#{id} · {status} · {model} · {when} · seed {seed}",
+    "admin_stats_cost": "• {model} via {provider}: {jobs} job(s), {delivered} delivered, "
+    "provider cost {cost} ({per_video} per video), credits charged {credits}",
+    "admin_stats_cost_none": "Provider cost: nothing reported",
+    "admin_stats_cost_title": "<b>Cost</b> (provider units, last 7 days)",
+    "operator_low_balance": "balance {balance} is below {threshold}",
 }

@@ -175,4 +175,26 @@ RU: dict[str, str] = {
     "admin_stats_none": "нет",
     "duration_min_s": "{m} мин {s} с",
     "duration_h_min": "{h} ч {m} мин",
+    # issue 11: providers as they really are
+    "status_queued_ahead": (
+        "⏳ <b>В очереди</b> · перед вами: {ahead}. Видео начнёт создаваться, как только у "
+        "сервиса освободится место; ожидание не входит в лимит времени.\n"
+        "{model} · {options}\nОписание: {prompt}"
+    ),
+    "fail_prompt": "сервис не принял это описание. Попробуйте сформулировать его иначе.",
+    "too_big_link_no_expiry": (
+        "📦 Видео весит {size_mb} МБ — больше, чем Telegram позволяет загружать ботам (50 МБ). "
+        "Скачайте его по ссылке поскорее, она временная:\n{url}"
+    ),
+    "english_only_note": (
+        "ℹ️ Здесь {model} лучше понимает описания на английском. Для лучшего результата "
+        "напишите описание по-английски."
+    ),
+    "btn_again_same_seed": "🎲 Ещё раз, тот же сид",
+    "jobs_line_seed": "#{id} · {status} · {model} · {when} · сид {seed}",
+    "admin_stats_cost": "• {model} через {provider}: заданий {jobs}, доставлено {delivered}, "
+    "затраты у провайдера {cost} ({per_video} за видео), списано кредитов {credits}",
+    "admin_stats_cost_none": "Затраты у провайдеров: нет данных",
+    "admin_stats_cost_title": "<b>Затраты</b> (в единицах провайдера, за 7 дней)",
+    "operator_low_balance": "баланс {balance} ниже порога {threshold}",
 }

@@ -60,7 +60,7 @@ class FakeProviderServer(FaultInjection, TaskLifecycle):
         auto_complete: bool = False,
         auto_steps: int = 2,
         auto_delay: float | None = None,
-        strict: bool = False,
+        strict: bool = True,
         callback_timeout: float = 10.0,
         image_failure: str | None = None,
     ) -> None:

@@ -34,7 +34,12 @@ class FaultInjection:
         raise NotImplementedError
 
     def inject(
-        self, fault: str, route: str, times: int = 1, retry_after: float | None = None
+        self,
+        fault: str,
+        route: str,
+        times: int = 1,
+        retry_after: float | None = None,
+        message: str | None = None,
     ) -> None:
         """Arm `fault` ("429", "500", "html502", "timeout", "malformed", any status) on `route`.
 
@@ -52,7 +57,7 @@ class FaultInjection:
             raise ValueError("the callback route takes 'timeout', 'drop' or 'malformed'")
         if fault == "drop" and route != "callback":
             raise ValueError("'drop' applies to the callback route only")
-        self._faults[route].append(Fault(fault, times, retry_after))
+        self._faults[route].append(Fault(fault, times, retry_after, message))
 
     def _take_fault(self, route: str) -> Fault | None:
         queue = self._faults.get(route)
@@ -68,4 +73,4 @@ class FaultInjection:
         headers = {"Retry-After": str(round(fault.retry_after))} if fault.retry_after else None
         if fault.kind == "html502":
             return web.Response(status=502, text=_HTML_502, content_type="text/html")
-        return self.error_response(int(fault.kind), headers=headers)
+        return self.error_response(int(fault.kind), fault.message, headers=headers)

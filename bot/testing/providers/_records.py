@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Route = Literal["create", "query", "download", "callback"]
-ROUTES: tuple[Route, ...] = ("create", "query", "download", "callback")
+Route = Literal["create", "query", "download", "callback", "credit"]
+ROUTES: tuple[Route, ...] = ("create", "query", "download", "callback", "credit")
 # Faults with a fixed meaning; any other three-digit string ("401", "402", "503"...) answers the
 # vendor's own error body for that HTTP status.
 NAMED_FAULTS = frozenset({"429", "500", "html502", "timeout", "malformed", "drop"})
@@ -69,6 +69,7 @@ class Fault:
     kind: str
     times: int
     retry_after: float | None = None
+    message: str | None = None  # a status fault's error message (the vendor's default if None)
 
 
 @dataclass

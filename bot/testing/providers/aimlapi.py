@@ -25,6 +25,8 @@ from bot.testing.providers._validate import (
     get_str_list,
     only_fields,
 )
+from bot.testing.providers.foxapi import output_size
+from bot.testing.sample_media import make_sample_mp4
 
 MODEL = "x-ai/grok-imagine-video"
 ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
@@ -113,8 +115,25 @@ class AimlapiFake(FakeProviderServer):
             params=params,
         )
         if isinstance(result, ImageCheck):
-            return self.error_response(400, f"image_url could not be fetched: {result.reason}")
+            verb = "could not be fetched" if result.problem == "unreachable" else "is not usable"
+            return self.error_response(400, f"image_url {verb}: {result.reason}")
+        self._shape_result(result)
         return web.json_response({"id": result.id, "status": self.initial_status})
+
+    def _shape_result(self, task: FakeTask) -> None:
+        """The video honours `aspect_ratio` (16:9 when absent); for image-to-video the
+        resolution follows the input image whatever `resolution` said (the documented rule)."""
+        source = next(
+            ((c.width, c.height) for c in task.image_checks if c.width and c.height), None
+        )
+        short = 720 if source is None or min(source) >= 720 else 480
+        size = output_size(f"{short}p", task.params["aspect_ratio"], None)
+        task.params["output_size"] = size
+        # A tiny stand-in of the same shape (short side 48 px) keeps the tests fast.
+        scale = 48 / min(size)
+        task.video = make_sample_mp4(
+            width=2 * round(size[0] * scale / 2), height=2 * round(size[1] * scale / 2)
+        )
 
     async def _query(self, request: web.Request) -> web.Response:
         generation_id = request.query.get("generation_id", "")

@@ -46,7 +46,11 @@ _MESSAGES = {
     503: "Service unavailable",
     505: "Feature disabled",
 }
-_INPUT_FIELDS = ("image_urls", "task_id", "index", "prompt", "mode", "duration", "resolution")
+# Only what apikley's page lists: kie.ai's `duration` and `resolution` are not documented here.
+_INPUT_FIELDS = ("image_urls", "task_id", "index", "prompt", "mode")
+MAX_CONCURRENT = 25  # documented: 25 concurrent tasks per account
+MAX_PER_HOUR = 250  # documented: 250 task creations per hour
+HOUR_S = 3600.0
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -69,16 +73,20 @@ class ApikleyFake(FakeProviderServer):
         errors_in_body: bool = False,
         full_callback: bool = False,
         hmac_key: str | None = None,
-        max_concurrent: int | None = None,
-        max_per_hour: int | None = None,
+        max_concurrent: int | None = MAX_CONCURRENT,
+        max_per_hour: int | None = MAX_PER_HOUR,
+        balance: float = 1000.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.errors_in_body = errors_in_body
         self.full_callback = full_callback
         self.hmac_key = hmac_key
-        self.max_concurrent = max_concurrent  # documented: 25
-        self.max_per_hour = max_per_hour  # documented: 250 (counted since start)
+        self.max_concurrent = max_concurrent  # documented: 25 (None: off)
+        self.max_per_hour = max_per_hour  # documented: 250 in any rolling hour (None: off)
+        self.balance = balance  # GET /api/v1/chat/credit
+        self.credits_per_task = 10.0  # [inference] what a task consumes, reported in the record
+        self.report_credits = False  # put `creditsConsumed` in finished records (kie clients)
         # What a successful record's resultJson holds: the URLs, "" or null (both seen in clients).
         self.success_result_json: Literal["urls", "", "null"] = "urls"
 
@@ -86,6 +94,7 @@ class ApikleyFake(FakeProviderServer):
         """`POST /api/v1/jobs/createTask` and `GET /api/v1/jobs/recordInfo`."""
         app.router.add_post("/api/v1/jobs/createTask", self._create, name="create")
         app.router.add_get("/api/v1/jobs/recordInfo", self._query, name="query")
+        app.router.add_get("/api/v1/chat/credit", self._credit, name="credit")
 
     def error_response(
         self,
@@ -115,7 +124,9 @@ class ApikleyFake(FakeProviderServer):
         running = sum(not self.is_terminal(t.status) for t in self.tasks.values())
         if self.max_concurrent is not None and running >= self.max_concurrent:
             return self.error_response(429, "Too many concurrent tasks")
-        if self.max_per_hour is not None and len(self.tasks) >= self.max_per_hour:
+        hour_ago = time.time() - HOUR_S
+        created = sum(t.created > hour_ago for t in self.tasks.values())
+        if self.max_per_hour is not None and created >= self.max_per_hour:
             return self.error_response(429, "Hourly task creation limit reached")
         result = await self.create_task(
             request,
@@ -129,6 +140,12 @@ class ApikleyFake(FakeProviderServer):
         if isinstance(result, ImageCheck):
             return self.error_response(422, f"input.image_urls: {result.reason}")
         return web.json_response({"code": 200, "msg": "success", "data": {"taskId": result.id}})
+
+    async def _credit(self, request: web.Request) -> web.Response:
+        """The account balance (D10): `{code, msg, data: <credits>}`."""
+        if not self._authorised(request):
+            return self.error_response(401)
+        return web.json_response({"code": 200, "msg": "success", "data": self.balance})
 
     async def _query(self, request: web.Request) -> web.Response:
         task_id = request.query.get("taskId", "")
@@ -166,6 +183,11 @@ class ApikleyFake(FakeProviderServer):
             "failCode": (task.error_code or "500") if failed else "",
             "failMsg": (task.error_message or "") if failed else "",
             "costTime": int((done - task.created) * 1000) if done and not failed else 0,
+            **(
+                {"creditsConsumed": self.credits_per_task}
+                if self.report_credits and task.status == self.success_status
+                else {}
+            ),
             "completeTime": _ms(done),
             "createTime": _ms(task.created),
             "updateTime": _ms(task.updated),
@@ -209,9 +231,6 @@ class ApikleyFake(FakeProviderServer):
             ),
             "task_id": get_str(raw, "task_id", max_len=100, where="input."),
             "index": get_int(raw, "index", 0, lo=0, hi=5, where="input."),
-            # kie.ai documents these two as strings [T3]; apikley support is unknown.
-            "duration": get_enum(raw, "duration", ("6", "10"), "6", where="input."),
-            "resolution": get_enum(raw, "resolution", ("480p", "720p"), "480p", where="input."),
         }
         if bool(out["image_urls"]) == bool(out["task_id"]):
             raise Invalid("provide exactly one of input.image_urls or input.task_id", "input")

@@ -1,6 +1,8 @@
 """Fake evolink.ai: `POST /v1/videos/generations`, `GET /v1/tasks/{id}`, callbacks with retries.
 
-Shapes follow `docs/providers.md` and `tests/data/evolink/`. Inferred where the
+Shapes follow `docs/providers.md` and `tests/data/evolink/`. The documented
+callback rules (HTTPS, no private address, at most 2048 characters) are on by default; end-to-end
+tests opt in to `loopback_callbacks` to be called back on 127.0.0.1. Inferred where the
 docs are silent [inference]: credits per request, the string form of `error.code`, refusing
 unknown fields, and the image failures (`image_processing_error`, `image_dimension_mismatch`).
 """
@@ -16,7 +18,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from bot.testing.providers._base import FakeProviderServer
-from bot.testing.providers._images import strict_callback_problem
+from bot.testing.providers._images import is_loopback_url, strict_callback_problem
 from bot.testing.providers._records import FakeTask, ImageCheck
 from bot.testing.providers._validate import (
     Invalid,
@@ -90,11 +92,15 @@ class EvolinkFake(FakeProviderServer):
         *,
         error_code_as_string: bool = False,
         reject_unknown_fields: bool = True,
+        loopback_callbacks: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.error_code_as_string = error_code_as_string
         self.reject_unknown_fields = reject_unknown_fields
+        # The one relaxation of the documented callback rules, for end-to-end tests only: a
+        # callback to 127.0.0.1 (the only address a fake may call) is accepted over http.
+        self.loopback_callbacks = loopback_callbacks
 
     def add_routes(self, app: web.Application) -> None:
         """`POST /v1/videos/generations` and `GET /v1/tasks/{task_id}`."""
@@ -239,6 +245,8 @@ class EvolinkFake(FakeProviderServer):
         callback = params["callback_url"]
         if self.strict and callback is not None:
             problem = strict_callback_problem(callback)
+            if problem and self.loopback_callbacks and is_loopback_url(callback):
+                problem = None
             if problem:
                 raise Invalid(problem, "callback_url")
         return model, params
