@@ -27,6 +27,7 @@ from bot.texts import language_for, raw, t
 from bot.texts.en import EN
 from handlers.context import Context, config, lang, service
 from handlers.language import remember_language, users
+from handlers.payments import stats_block
 from handlers.start import unknown
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,10 @@ async def stats(update: Update, context: Context) -> None:
     svc = service(context)
     collected = await collect_stats(svc.ctx.store.db, svc.ctx.clock())
     titles = {key: spec.title for key, spec in svc.models.items()}
-    await msg.reply_text(format_stats(collected, lang(update, context), titles))
+    language = lang(update, context)
+    stars = await stats_block(context, language, svc.ctx.clock())  # issue 15: Stars per day
+    text = format_stats(collected, language, titles)
+    await msg.reply_text(f"{text}\n\n{stars}" if stars else text)
 
 
 async def grant(update: Update, context: Context) -> None:

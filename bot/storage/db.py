@@ -100,6 +100,48 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE status IN ('delivered', 'failed', 'cancelled', 'expired');
     CREATE INDEX jobs_untold ON jobs(told_at, status);
     """,
+    # 3 (issue 15): Telegram Stars purchases, their refunds, and referrals. A purchase is keyed by
+    # Telegram's charge id: the unique indexes make a redelivered successful_payment (or a
+    # restart between receipt and the write) credit once, and a refund take back once.
+    """
+    ALTER TABLE ledger ADD COLUMN charge_id TEXT;
+    CREATE UNIQUE INDEX ledger_one_purchase ON ledger(charge_id) WHERE kind = 'purchase';
+    CREATE UNIQUE INDEX ledger_one_purchase_refund ON ledger(charge_id)
+        WHERE kind = 'purchase_refund';
+    CREATE UNIQUE INDEX ledger_one_referral ON ledger(user_id, note) WHERE kind = 'referral';
+    CREATE TABLE invoices (
+        nonce TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        credits INTEGER NOT NULL,
+        stars INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE payments (
+        charge_id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        credits INTEGER NOT NULL,
+        stars INTEGER NOT NULL,
+        nonce TEXT,
+        provider_charge_id TEXT,
+        day TEXT NOT NULL,
+        paid_at REAL NOT NULL,
+        refunded_at REAL,
+        refund_day TEXT,
+        refunded_credits INTEGER,
+        told_at REAL
+    );
+    CREATE INDEX payments_user ON payments(user_id);
+    CREATE TABLE referral_codes (
+        user_id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE referrals (
+        invitee_id INTEGER PRIMARY KEY,
+        referrer_id INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        rewarded_at REAL
+    );
+    """,
 )
 
 
