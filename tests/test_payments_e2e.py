@@ -186,3 +186,32 @@ async def test_russian_texts_all_the_way(tg: FakeBotApi, start_bot: BotFactory) 
         assert "+10 кредитов" in done.params["text"]
         tg.user_command(USER, USER, "terms", language_code="ru")
         await wait_message(tg, USER, "Условия", after=mark)
+
+
+async def test_the_no_credit_message_names_the_cheapest_choice_still_covered(
+    tg: FakeBotApi, start_bot: BotFactory
+) -> None:
+    async with start_bot(DAILY_QUOTA="2"):
+        _, msg_id = await open_options(tg)
+        await choose(tg, msg_id, "10 s")
+        await choose(tg, msg_id, "720p")  # 3 credits, 2 on the balance
+        await press(tg, USER, USER, msg_id, "Generate")
+        text = await wait_text(tg, msg_id, "Not enough credits")
+        assert "Your 2 credits still cover Grok Imagine · " in text
+        assert "6 s · 480p (1 credit)" in text
+
+
+async def test_with_packs_off_there_is_no_top_up(tg: FakeBotApi, start_bot: BotFactory) -> None:
+    async with start_bot(DAILY_QUOTA="0", CREDIT_PACKS="off") as runtime:
+        _, msg_id = await open_options(tg)
+        await press(tg, USER, USER, msg_id, "Generate")
+        text = await wait_text(tg, msg_id, "Not enough credits")
+        assert "Telegram Stars" not in text and "Top up" not in markup_of(tg, msg_id)
+        mark = len(tg.calls)
+        tg.user_command(USER, USER, "buy")
+        await wait_message(tg, USER, "not available", after=mark)
+        tg.user_command(USER, USER, "balance")
+        shown = await wait_message(tg, USER, "Your credits", after=mark)
+        assert "reply_markup" not in shown.params
+        await bot_idle(tg, runtime)
+        assert tg.calls_of("sendInvoice") == []
