@@ -220,7 +220,8 @@ async def refund(update: Update, context: Context) -> None:
         "error": result.error,
     }
     await msg.reply_text(t(language, f"admin_refund_{result.outcome.value}", **fields))
-    if result.outcome is RefundOutcome.DONE and result.record is not None:
+    # Telegram's refunded_payment message may have recorded (and told) it first: tell once.
+    if result.outcome is RefundOutcome.DONE and result.record is not None and result.record.new:
         try:
             await svc.tell_refunded(result.record)
         except TelegramError as exc:
