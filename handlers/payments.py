@@ -10,6 +10,7 @@ money has moved. Those handlers stop the update afterwards, so nothing else answ
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -99,6 +100,10 @@ async def on_buy_button(update: Update, context: Context) -> None:
     if query is None or user is None:
         return
     language, svc = lang(update, context), payments(context)
+    if not re.fullmatch(offer.BUY_PATTERN, query.data or ""):
+        # PTB hands empty callback data to every pattern handler: it is nobody's button.
+        await query.answer(raw(language, "stale_button"))
+        return
     if svc is None or not svc.enabled:
         await query.answer(raw(language, "pay_off"), show_alert=True)
         return

@@ -100,7 +100,7 @@ async def test_killed_during_a_purchase_it_is_credited_exactly_once(
     assert len(texts_to(tg, USER, "Payment received")) == 1
     with sqlite3.connect(env["DATABASE_PATH"]) as conn:
         purchases = conn.execute(
-            "SELECT user_id, charge_id, amount, bucket FROM ledger WHERE kind = 'purchase'"
+            "SELECT user_id, note, amount, bucket FROM ledger WHERE kind = 'purchase'"
         ).fetchall()
         payments = conn.execute(
             "SELECT charge_id, credits, stars, told_at FROM payments"

@@ -100,13 +100,13 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE status IN ('delivered', 'failed', 'cancelled', 'expired');
     CREATE INDEX jobs_untold ON jobs(told_at, status);
     """,
-    # 3 (issue 15): Telegram Stars purchases, their refunds, and referrals. A purchase is keyed by
-    # Telegram's charge id: the unique indexes make a redelivered successful_payment (or a
-    # restart between receipt and the write) credit once, and a refund take back once.
+    # 3 (issue 15): Telegram Stars purchases, their refunds, and referrals. A purchase row's note
+    # is Telegram's charge id: the unique indexes make a redelivered successful_payment (or a
+    # restart between receipt and the write) credit once, and a refund take back once. (The
+    # ledger keeps its columns: other code reads its rows positionally.)
     """
-    ALTER TABLE ledger ADD COLUMN charge_id TEXT;
-    CREATE UNIQUE INDEX ledger_one_purchase ON ledger(charge_id) WHERE kind = 'purchase';
-    CREATE UNIQUE INDEX ledger_one_purchase_refund ON ledger(charge_id)
+    CREATE UNIQUE INDEX ledger_one_purchase ON ledger(note) WHERE kind = 'purchase';
+    CREATE UNIQUE INDEX ledger_one_purchase_refund ON ledger(note)
         WHERE kind = 'purchase_refund';
     CREATE UNIQUE INDEX ledger_one_referral ON ledger(user_id, note) WHERE kind = 'referral';
     CREATE TABLE invoices (

@@ -84,19 +84,16 @@ class Ledger:
         bucket: str,
         amount: int,
         now: float,
-        *,
-        charge_id: str | None = None,
-        note: str | None = None,
+        note: str,
     ) -> bool:
         """Insert unless a unique index already holds this row; True when it was written.
 
         `ON CONFLICT DO NOTHING` (no target) is the same statement in SQLite and PostgreSQL.
         """
         cur = await conn.execute(
-            "INSERT INTO ledger "
-            "(user_id, job_id, kind, bucket, day, amount, created_at, note, charge_id) "
-            "VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (user_id, kind, bucket, utc_day(now), amount, now, note, charge_id),
+            "INSERT INTO ledger (user_id, job_id, kind, bucket, day, amount, created_at, note) "
+            "VALUES (?, NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (user_id, kind, bucket, utc_day(now), amount, now, note),
         )
         return cur.rowcount == 1
 
@@ -184,10 +181,8 @@ class Ledger:
     async def purchase_in(
         self, conn: aiosqlite.Connection, user_id: int, credits: int, charge_id: str, now: float
     ) -> bool:
-        """Credit a Stars purchase once per charge id; False when it was already credited."""
-        return await self._insert_once(
-            conn, user_id, "purchase", BOUGHT, credits, now, charge_id=charge_id
-        )
+        """Credit a Stars purchase once per charge id (the row's note); False if done before."""
+        return await self._insert_once(conn, user_id, "purchase", BOUGHT, credits, now, charge_id)
 
     async def purchase_refund_in(
         self, conn: aiosqlite.Connection, user_id: int, credits: int, charge_id: str, now: float
@@ -195,7 +190,7 @@ class Ledger:
         """Take back a refunded purchase's credits once per charge id (0 credits is recorded
         too: the refund happened even when nothing was left to take)."""
         return await self._insert_once(
-            conn, user_id, "purchase_refund", BOUGHT, -credits, now, charge_id=charge_id
+            conn, user_id, "purchase_refund", BOUGHT, -credits, now, charge_id
         )
 
     async def referral_in(
@@ -203,7 +198,7 @@ class Ledger:
     ) -> bool:
         """A referral bonus (granted bucket); once per (user, invitee) by a unique index."""
         return await self._insert_once(
-            conn, user_id, "referral", GRANTED, credits, now, note=f"invitee {invitee_id}"
+            conn, user_id, "referral", GRANTED, credits, now, f"invitee {invitee_id}"
         )
 
     async def refunded(self, job_id: int) -> int:
