@@ -7,8 +7,9 @@ import json
 
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
+from bot.testing.sample_media import make_sample_photo
 from tests.conftest import OTHER_USER, TOKEN, USER, BotFactory
-from tests.e2e_helpers import button, press
+from tests.e2e_helpers import button, options_message_id, press
 from tests.lifecycle_support import choose, markup_of, open_options, wait_text
 from tests.payments_support import (
     bot_idle,
@@ -213,5 +214,27 @@ async def test_with_packs_off_there_is_no_top_up(tg: FakeBotApi, start_bot: BotF
         tg.user_command(USER, USER, "balance")
         shown = await wait_message(tg, USER, "Your credits", after=mark)
         assert "reply_markup" not in shown.params
+        await bot_idle(tg, runtime)
+        assert tg.calls_of("sendInvoice") == []
+
+
+async def test_in_a_group_top_up_is_a_link_to_the_private_chat(
+    tg: FakeBotApi, start_bot: BotFactory
+) -> None:
+    async with start_bot(DAILY_QUOTA="0") as runtime:
+        photo = tg.user_photo(GROUP, USER, make_sample_photo(), "/video waves", chat_type="group")
+        options = await tg.wait_call(
+            "sendMessage",
+            lambda c: (
+                c.params["chat_id"] == GROUP
+                and (c.params.get("reply_parameters") or {}).get("message_id")
+                == photo["message_id"]
+            ),
+        )
+        msg_id = options_message_id(tg, GROUP, options)
+        await press(tg, GROUP, USER, msg_id, "Generate")
+        await wait_text(tg, msg_id, "Not enough credits", chat_id=GROUP)
+        top_up = button(tg.message(GROUP, msg_id)["reply_markup"], "Top up")  # type: ignore[index]
+        assert top_up == {"text": "⭐ Top up", "url": "https://t.me/photo2video_bot?start=buy"}
         await bot_idle(tg, runtime)
         assert tg.calls_of("sendInvoice") == []
