@@ -171,15 +171,17 @@ async def successful_payment(update: Update, context: Context) -> None:
             paid.telegram_payment_charge_id,
         )
         raise ApplicationHandlerStop
-    credited = await svc.credit(
-        user_id=user.id,
-        currency=paid.currency,
-        total_amount=paid.total_amount,
-        payload_text=paid.invoice_payload,
-        charge_id=paid.telegram_payment_charge_id,
-        provider_charge_id=paid.provider_payment_charge_id,
-    )
-    await svc.tell_credited(credited, lang(update, context))
+    # Under the charge's lock: copies handled at once (updates run concurrently) tell once.
+    async with svc.charge_lock(paid.telegram_payment_charge_id):
+        credited = await svc.credit(
+            user_id=user.id,
+            currency=paid.currency,
+            total_amount=paid.total_amount,
+            payload_text=paid.invoice_payload,
+            charge_id=paid.telegram_payment_charge_id,
+            provider_charge_id=paid.provider_payment_charge_id,
+        )
+        await svc.tell_credited(credited, lang(update, context))
     raise ApplicationHandlerStop
 
 

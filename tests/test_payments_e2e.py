@@ -238,3 +238,20 @@ async def test_in_a_group_top_up_is_a_link_to_the_private_chat(
         assert top_up == {"text": "⭐ Top up", "url": "https://t.me/photo2video_bot?start=buy"}
         await bot_idle(tg, runtime)
         assert tg.calls_of("sendInvoice") == []
+
+
+async def test_copies_of_a_payment_handled_at_once_tell_the_buyer_once(
+    tg: FakeBotApi, start_bot: BotFactory
+) -> None:
+    async with start_bot(DAILY_QUOTA="0") as runtime:
+        await request_invoice(tg, await open_packs(tg), "10 credits")
+        query_id = tg.user_pay(USER, USER, invoice_message_id(tg))
+        await tg.wait_until(lambda: bool(tg.payments.payment_updates))
+        (update,) = tg.payments.payment_updates
+        for _ in range(3):  # queued beside the original: one getUpdates batch, handled at once
+            tg.push_update({k: v for k, v in update.items() if k != "update_id"})
+        await bot_idle(tg, runtime)
+        assert any(a[0] == query_id and a[1] for a in tg.payments.answers)
+        rows = await ledger_rows(runtime)
+        assert sorted(rows) == [("allowance", "daily", 0), ("purchase", "bought", 10)]
+        assert len(texts_to(tg, USER, "Payment received")) == 1

@@ -8,9 +8,11 @@ both by the admin's /refund and by Telegram's `refunded_payment` message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -82,10 +84,20 @@ class PaymentService:
         self.metrics = metrics
         self.language_of = language_of  # async user_id -> stored language or None
         self.clock = clock
+        self._charge_locks: dict[str, asyncio.Lock] = {}
 
     @property
     def enabled(self) -> bool:
         return bool(self.packs)
+
+    @asynccontextmanager
+    async def charge_lock(self, charge_id: str) -> AsyncIterator[None]:
+        """One handler at a time per charge: crediting is idempotent anyway (the database), but
+        telling is a message, and two copies of one update must not both see "not told yet"."""
+        # Kept for the process's life (one small lock per purchase): dropping a lock another
+        # handler still waits on would let a third one in beside it.
+        async with self._charge_locks.setdefault(charge_id, asyncio.Lock()):
+            yield
 
     # ---- invoice and pre-checkout -------------------------------------------------------------
     async def send_invoice(self, chat_id: int, user_id: int, credits: int, lang: str) -> bool:
