@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from bot.payments import offer
+from bot.payments.packs import find_pack
 from bot.payments.referrals import PREFIX as REFERRAL_PREFIX
 from bot.payments.referrals import Invitation, Referrals, Reward
 from bot.payments.service import PaymentService, RefundOutcome
@@ -71,9 +72,6 @@ def _private(update: Update) -> bool:
 # ---- /buy and the pack buttons ---------------------------------------------------------------
 async def buy(update: Update, context: Context) -> None:
     """/buy: the packs (private chat), or a button that opens the private chat (group)."""
-    msg = update.effective_message
-    if msg is None:
-        return
     await _show_packs(update, context)
 
 
@@ -119,10 +117,11 @@ async def on_buy_button(update: Update, context: Context) -> None:
             reply_markup=offer.packs_keyboard(language, svc.packs),
         )
         return
-    if not await svc.send_invoice(user.id, user.id, int(pack), language):
+    if find_pack(svc.packs, int(pack)) is None:  # the operator changed the packs since
         await query.answer(raw(language, "pay_err_stale"), show_alert=True)
         return
-    await query.answer()
+    await query.answer()  # at once: the spinner stops however slow sendInvoice is
+    await svc.send_invoice(user.id, user.id, int(pack), language)
 
 
 # ---- pre-checkout, successful and refunded payments (group -2) ------------------------------
