@@ -54,6 +54,12 @@ _IDS = "comma-separated integer ids"
 # (str, ...) tuples and frozensets would be JSON-decoded by pydantic-settings' env sources.
 _Names = Annotated[tuple[str, ...], NoDecode]
 _Ids = Annotated[frozenset[int], NoDecode]
+# issue 15: credit packs for Telegram Stars, (credits, stars) pairs; () = payments off.
+_Packs = Annotated[tuple[tuple[int, int], ...], NoDecode]
+DEFAULT_CREDIT_PACKS = ((10, 50), (50, 200), (120, 400))
+MAX_PACK_STARS = 10_000  # Telegram's ceiling for one Stars invoice
+MAX_PACKS = 8
+_PACKS_OFF = frozenset({"off", "none", "0", "false", "no"})
 
 
 class Settings(BaseSettings):
@@ -116,6 +122,14 @@ class Settings(BaseSettings):
         description="comma-separated name=concurrent/per_hour, e.g. apikley=25/250",
     )
     provider_low_balance: float = Field(0.0, ge=0, description="a number >= 0 (0 = no alert)")
+    # issue 15: Telegram Stars top-ups and referrals.
+    credit_packs: _Packs = Field(
+        DEFAULT_CREDIT_PACKS,
+        description="comma-separated credits:stars pairs such as 10:50,50:200, or off",
+    )
+    referral_bonus: int = Field(0, ge=0, le=1000, description="an integer from 0 to 1000")
+    paysupport_text: str | None = Field(None, max_length=4000, description="a text")
+    terms_text: str | None = Field(None, max_length=4000, description="a text")
 
     @classmethod
     def settings_customise_sources(
@@ -227,6 +241,38 @@ class Settings(BaseSettings):
         if value is None:
             return frozenset()
         return [i for i in _LIST_SEP_RE.split(value) if i] if isinstance(value, str) else value
+
+    @field_validator("credit_packs", mode="before")
+    @classmethod
+    def _parse_packs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.strip().lower() in _PACKS_OFF:
+            return ()
+        packs: list[tuple[int, int]] = []
+        for item in (i for i in _LIST_SEP_RE.split(value) if i):
+            credits, sep, stars = item.partition(":")
+            if not sep or not credits.isdigit() or not stars.isdigit():
+                raise ValueError(
+                    f"expected credits:stars pairs such as 10:50,50:200 (or off), got {item!r}"
+                )
+            packs.append((int(credits), int(stars)))
+        return tuple(packs)
+
+    @field_validator("credit_packs")
+    @classmethod
+    def _check_packs(cls, value: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+        if len(value) > MAX_PACKS:
+            raise ValueError(f"expected at most {MAX_PACKS} packs")
+        for credits, stars in value:
+            if not 1 <= credits <= 1_000_000 or not 1 <= stars <= MAX_PACK_STARS:
+                raise ValueError(
+                    f"expected 1-1000000 credits for 1-{MAX_PACK_STARS} stars per pack,"
+                    f" got {credits}:{stars}"
+                )
+        if len({credits for credits, _ in value}) != len(value):
+            raise ValueError("expected packs with distinct credit counts (they name the pack)")
+        return tuple(sorted(value))
 
     @field_validator("group_mode", "log_format", mode="before")
     @classmethod

@@ -27,6 +27,11 @@ POINTS = (
     "failed",  # failure and refund recorded, user not told yet
     "cancelled",  # cancel recorded, user not told yet
 )
+# issue 15: kill points of a Stars purchase (their own crash test, tests/test_payments_crash.py).
+PAYMENT_POINTS = (
+    "payment_received",  # successful_payment received, before the ledger write
+    "payment_credited",  # the purchase is in the ledger, the buyer not told yet
+)
 
 _plan = os.environ.get("P2V_CRASH_AT", "")
 _point, _, _count = _plan.partition(":")

@@ -21,6 +21,10 @@ Metric names (label values come from fixed vocabularies: model keys, provider na
 - `p2v_jobs_active{state}` (gauge): unfinished jobs per state.
 - `p2v_delivery_bytes_total` (counter): bytes of video sent to Telegram.
 - `p2v_delivery_seconds` (histogram): time to send one video to Telegram.
+- `p2v_purchases_total`, `p2v_purchase_stars_total`, `p2v_purchase_credits_total` (counters):
+  Telegram Stars purchases credited, the Stars they brought and the credits they bought.
+- `p2v_purchase_refunds_total`, `p2v_refunded_stars_total` (counters): purchases refunded and
+  the Stars given back.
 
 `metrics_route()` builds the aiohttp handler; with a token, a request needs
 `Authorization: Bearer <token>` (compared in constant time) or gets 401.
@@ -102,6 +106,18 @@ class Metrics:
             "p2v_provider_balance", "Account balance reported by the provider (its units).",
             ["provider"], registry=r,
         )  # fmt: skip
+        # issue 15: Telegram Stars purchases and refunds.
+        self.purchases = Counter("p2v_purchases", "Stars purchases credited.", registry=r)
+        self.purchase_stars = Counter(
+            "p2v_purchase_stars", "Stars received for purchases.", registry=r
+        )
+        self.purchase_credits = Counter(
+            "p2v_purchase_credits", "Credits bought with Stars.", registry=r
+        )
+        self.purchase_refunds = Counter(
+            "p2v_purchase_refunds", "Stars purchases refunded.", registry=r
+        )
+        self.refunded_stars = Counter("p2v_refunded_stars", "Stars refunded.", registry=r)
         for outcome in sorted(CALLBACK_OUTCOMES):  # every outcome visible from the start, at 0
             self.callbacks.labels(outcome=outcome)
 
@@ -126,6 +142,15 @@ class Metrics:
             log.warning("unknown credit kind %r not counted", kind)
             return
         counter.inc(n)
+
+    def purchase(self, credits: int, stars: int) -> None:
+        self.purchases.inc()
+        self.purchase_stars.inc(max(stars, 0))
+        self.purchase_credits.inc(max(credits, 0))
+
+    def refund(self, stars: int) -> None:
+        self.purchase_refunds.inc()
+        self.refunded_stars.inc(max(stars, 0))
 
     def provider_call(
         self, provider: str, op: str, seconds: float, error_kind: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +29,10 @@ from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
 from bot.media.hosted import MediaStore
 from bot.metrics import Metrics, metrics_route
+from bot.payments.packs import packs_from
+from bot.payments.referrals import Referrals
+from bot.payments.service import PaymentService
+from bot.payments.store import PaymentStore
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
@@ -35,6 +40,7 @@ from bot.storage.stats import in_flight_counts
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
 from bot.web import WebDeps, create_web_app
+from handlers import payments as payment_handlers
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,13 @@ COMMANDS = [
     ("balance", "Credits left today"),
     ("jobs", "Your recent videos"),
     ("language", "Change the language"),
+]
+# issue 15: shown only when CREDIT_PACKS sells something; Telegram asks payment bots for the
+# last two.
+PAYMENT_COMMANDS = [
+    ("buy", "Buy credits with Telegram Stars"),
+    ("paysupport", "Help with a payment"),
+    ("terms", "Terms of purchase"),
 ]
 
 
@@ -93,7 +106,7 @@ class BotRuntime:
             poll_max_s=s.poll_max_s, callback_grace_s=s.callback_grace_s,
             deadline_floor_s=s.job_deadline_floor_s, max_upload_bytes=int(upload_limit),
             media_ttl_s=s.media_ttl_s, provider_limits=s.limits(),
-            provider_low_balance=s.provider_low_balance,
+            provider_low_balance=s.provider_low_balance, credit_packs=s.credit_packs,
         )  # fmt: skip
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,
@@ -113,12 +126,15 @@ class BotRuntime:
             admin_ids=s.admin_user_ids, group_mode=s.group_mode,
             allowed_chat_ids=s.allowed_chat_ids, daily_quota=s.daily_quota,
         )  # fmt: skip
-        app.bot_data["users"] = UserStore(self.db)
+        user_store = UserStore(self.db)
+        app.bot_data["users"] = user_store
         app.bot_data["metrics"] = self.metrics
+        self._wire_payments(app, ctx, ledger, user_store)
         handlers.register(app)
         await self._initialize_telegram(app)
         self._telegram_ok = True
         resubmit = await self.poller.recover()  # before serving: nothing can race it
+        await self._recover_payments(app)
         await self._start_web(ctx, runner)
         await app.start()
         await self._start_updates()
@@ -131,6 +147,44 @@ class BotRuntime:
             app.bot.username, "webhook" if s.webhook_mode else "polling",
             ",".join(p.name for p in registry.providers), s.http_host, self.port,
         )  # fmt: skip
+
+    def _wire_payments(
+        self,
+        app: Application[Any, Any, Any, Any, Any, Any],
+        ctx: JobContext,
+        ledger: Ledger,
+        user_store: UserStore,
+    ) -> None:
+        """issue 15: Stars purchases, refunds and referrals (handlers ahead of the catch-alls)."""
+        s = self.settings
+        payments = PaymentService(
+            PaymentStore(self.db, ledger), packs_from(s.credit_packs), app.bot, self.metrics,
+            user_store.language,
+        )  # fmt: skip
+        app.bot_data[payment_handlers.PAYMENTS_KEY] = payments
+        app.bot_data[payment_handlers.REFERRALS_KEY] = Referrals(
+            self.db, ledger, s.referral_bonus, time.time
+        )
+        app.bot_data[payment_handlers.PAY_TEXTS_KEY] = payment_handlers.PayTexts(
+            s.paysupport_text, s.terms_text
+        )
+        ctx.on_delivered.append(payment_handlers.referral_notifier(app))
+        payment_handlers.register(app)
+
+    async def _recover_payments(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Credit purchases whose update died with a previous process; pay due bonuses.
+
+        Not fatal: the same work runs again at the next start, and updates still credit."""
+        payments = app.bot_data.get(payment_handlers.PAYMENTS_KEY)
+        referrals = app.bot_data.get(payment_handlers.REFERRALS_KEY)
+        try:
+            if isinstance(payments, PaymentService) and payments.enabled:
+                await payments.reconcile()
+            if isinstance(referrals, Referrals):
+                for reward in await referrals.reward_all_due():
+                    await payment_handlers.tell_reward(app, reward)
+        except TelegramError as exc:
+            log.warning("payment reconciliation failed (retried at the next start): %s", exc)
 
     async def _initialize_telegram(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """getMe: a refused token fails at once; an unreachable Bot API is retried a while
@@ -234,7 +288,8 @@ class BotRuntime:
     async def _set_commands(self) -> None:
         assert self.app is not None
         try:
-            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+            commands = COMMANDS + (PAYMENT_COMMANDS if self.settings.credit_packs else [])
+            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in commands])
         except TelegramError as exc:
             log.info("setMyCommands failed (not fatal): %s", exc)
 

@@ -9,6 +9,7 @@ from telegram import Update
 from bot.telegram.messenger import Target
 from bot.texts import raw, t
 from handlers.context import Context, lang, service, thread_of
+from handlers.payments import balance_extras
 
 
 async def balance(update: Update, context: Context) -> None:
@@ -23,6 +24,7 @@ async def balance(update: Update, context: Context) -> None:
         return
     left = max(int(bal.resets_at.timestamp() - service(context).ctx.clock()), 0)
     reset_in = t(language, "duration_h_min", h=left // 3600, m=left % 3600 // 60)
+    extra, markup = await balance_extras(update, context, bal)  # issue 15: bought, Top up, share
     await msg.reply_text(
         t(
             language,
@@ -33,6 +35,8 @@ async def balance(update: Update, context: Context) -> None:
             total=bal.total,
             reset_in=reset_in,
         )
+        + extra,
+        reply_markup=markup,
     )
 
 

@@ -28,6 +28,7 @@ from bot.texts import language_for, raw, t
 from bot.texts.en import EN
 from handlers.context import Context, config, lang, service
 from handlers.language import remember_language, users
+from handlers.payments import stats_block
 from handlers.start import unknown
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,11 @@ async def stats(update: Update, context: Context) -> None:
     svc = service(context)
     collected = await collect_stats(svc.ctx.store.db, svc.ctx.clock())
     titles = {key: spec.title for key, spec in svc.models.items()}
+    language = lang(update, context)
     costs = await cost_rows(svc.ctx.store.db, svc.ctx.clock() - COST_PERIOD_S)  # issue 11
-    text = format_stats(collected, lang(update, context), titles)
-    await msg.reply_text(f"{text}\n\n{format_costs(costs, lang(update, context), titles)}")
+    stars = await stats_block(context, language, svc.ctx.clock())  # issue 15: Stars per day
+    parts = [format_stats(collected, language, titles), format_costs(costs, language, titles)]
+    await msg.reply_text("\n\n".join([*parts, stars] if stars else parts))
 
 
 async def grant(update: Update, context: Context) -> None:

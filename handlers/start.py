@@ -6,6 +6,7 @@ from telegram import Update
 
 from bot.texts import t
 from handlers.context import Context, config, lang
+from handlers.payments import start_argument
 
 
 async def start(update: Update, context: Context) -> None:
@@ -13,6 +14,7 @@ async def start(update: Update, context: Context) -> None:
     if update.effective_message:
         quota = config(context).daily_quota
         await update.effective_message.reply_text(t(lang(update, context), "start", quota=quota))
+        await start_argument(update, context)  # issue 15: /start buy, /start ref_<code>
 
 
 async def help_command(update: Update, context: Context) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ class JobSettings:
         default_factory=lambda: dict(DOCUMENTED_LIMITS)
     )
     provider_low_balance: float = 0.0  # alert the admins below this provider balance (0: never)
+    credit_packs: tuple[tuple[int, int], ...] = ()  # issue 15: (credits, stars); () = no Stars
 
 
 @dataclass
@@ -66,6 +67,8 @@ class JobContext:
     last_alerts: dict[tuple[str, str], float] = field(default_factory=dict)
     status_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     recent_outcomes: list[bool] = field(default_factory=list)  # True = failed on our side
+    # issue 15: called with the user id after each delivered video (the referral bonus)
+    on_delivered: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
 
     def status_lock(self, job_id: int) -> asyncio.Lock:
         """Held while a job's status message is edited: edits never overtake each other."""

@@ -100,3 +100,6 @@ async def finish(
         # A new message, not only an edit: an edit does not notify a user who looked away.
         await ctx.messenger.send_text(target_of(job), text, markup=markup)
     await ctx.store.set_fields(job.id, {job.status}, told_at=ctx.clock())
+    if job.status is JobStatus.DELIVERED:
+        for hook in ctx.on_delivered:  # issue 15: the referral bonus
+            await hook(job.user_id)

@@ -21,10 +21,11 @@ from bot.jobs.notify import finish, refresh_status
 from bot.jobs.runner import JobRunner
 from bot.media.photos import PhotoProblem, PhotoRejected, prepare_photo
 from bot.models import ACTIVE_STATUSES, Job, JobStatus
+from bot.payments.offer import no_credit_offer
 from bot.providers.language import english_only_warning
 from bot.storage import Balance
 from bot.storage.jobs import Credit, ReserveOutcome
-from bot.telegram import Keyboard, prompt_question_markup, views
+from bot.telegram import Button, Keyboard, prompt_question_markup, views, with_row
 from bot.telegram.messenger import PhotoDownloadFailed, PhotoTooBig, Target
 from bot.texts import raw, t
 
@@ -235,7 +236,9 @@ class JobService:
             bal = await self.balance(job.user_id)
             text = t(lang, "no_credits", price=price, balance=bal.total,
                      reset_in=_until(lang, bal, ctx.clock()))  # fmt: skip
-            return Reply(_plain(text), alert=True, then=self._tell(job, text))
+            alert = _plain(text)
+            hint, row = no_credit_offer(ctx, job, bal.total)  # issue 15: Top up, cheaper choice
+            return Reply(alert, alert=True, then=self._tell(job, text + hint, extra=row))
         if outcome is ReserveOutcome.TOO_MANY_ACTIVE:
             text = t(lang, "too_many_active", n=ctx.settings.max_active)
             return Reply(_plain(text), alert=True, then=self._tell(job, text))
@@ -248,7 +251,7 @@ class JobService:
         ctx.metrics.credits("spent", reserved.price)
         return Reply(raw(lang, "generating_alert"), then=self._start(reserved))
 
-    async def _tell(self, job: Job, text: str) -> None:
+    async def _tell(self, job: Job, text: str, extra: list[Button] | None = None) -> None:
         """A refusal also stays in the chat (an alert box vanishes): written into the options
         message itself, whose buttons still work (a cheaper choice, or Generate later)."""
         if job.status_message_id is None:
@@ -257,6 +260,8 @@ class JobService:
             )
             return
         options_text, markup = await self._options_view(job)
+        if extra:
+            markup = with_row(markup, extra)
         await self.ctx.messenger.edit(
             job.chat_id, job.status_message_id, f"{text}\n\n{options_text}", markup=markup
         )

@@ -115,6 +115,48 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX provider_creates_at ON provider_creates(provider, at);
     """,
+    # 4 (issue 15): Telegram Stars purchases, their refunds, and referrals. A purchase row's note
+    # is Telegram's charge id: the unique indexes make a redelivered successful_payment (or a
+    # restart between receipt and the write) credit once, and a refund take back once. (The
+    # ledger keeps its columns: other code reads its rows positionally.)
+    """
+    CREATE UNIQUE INDEX ledger_one_purchase ON ledger(note) WHERE kind = 'purchase';
+    CREATE UNIQUE INDEX ledger_one_purchase_refund ON ledger(note)
+        WHERE kind = 'purchase_refund';
+    CREATE UNIQUE INDEX ledger_one_referral ON ledger(user_id, note) WHERE kind = 'referral';
+    CREATE TABLE invoices (
+        nonce TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        credits INTEGER NOT NULL,
+        stars INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE payments (
+        charge_id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL,
+        credits INTEGER NOT NULL,
+        stars INTEGER NOT NULL,
+        nonce TEXT,
+        provider_charge_id TEXT,
+        day TEXT NOT NULL,
+        paid_at REAL NOT NULL,
+        refunded_at REAL,
+        refund_day TEXT,
+        refunded_credits INTEGER,
+        told_at REAL
+    );
+    CREATE INDEX payments_user ON payments(user_id);
+    CREATE TABLE referral_codes (
+        user_id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE referrals (
+        invitee_id INTEGER PRIMARY KEY,
+        referrer_id INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        rewarded_at REAL
+    );
+    """,
 )
 
 

@@ -1,10 +1,12 @@
 """The append-only credit ledger: every credit movement is one row, balances are sums of rows.
 
-Two buckets: `daily` (DAILY_QUOTA granted lazily on a user's first action of each UTC day, only
-today's rows count) and `granted` (admin grants, never expire). Reservations take from the daily
-bucket first. A refund returns to the bucket it was taken from, dated today, so a job that fails
-after midnight still gives its credit back. Unique indexes make a second allowance for a day, a
-second refund or a second settle of a job impossible even if the code tried.
+Three buckets: `daily` (DAILY_QUOTA granted lazily on a user's first action of each UTC day, only
+today's rows count), `granted` (admin grants and referral bonuses, never expire) and `bought`
+(Telegram Stars purchases, never expire). Reservations take from the daily bucket first, then
+granted, then bought: what the user paid for is kept longest. A refund returns to the bucket it
+was taken from, dated today, so a job that fails after midnight still gives its credit back.
+Unique indexes make a second allowance for a day, a second refund or a second settle of a job
+impossible even if the code tried.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.storage.db import Database
 
 DAILY = "daily"
 GRANTED = "granted"
+BOUGHT = "bought"
 
 
 def utc_day(ts: float) -> str:
@@ -41,10 +44,11 @@ class Balance:
     daily_quota: int
     resets_at: datetime
     unlimited: bool = False
+    bought: int = 0
 
     @property
     def total(self) -> int:
-        return self.daily + self.granted
+        return self.daily + self.granted + self.bought
 
 
 class Ledger:
@@ -72,6 +76,27 @@ class Ledger:
             (user_id, job_id, kind, bucket, utc_day(now), amount, now, note),
         )
 
+    async def _insert_once(
+        self,
+        conn: aiosqlite.Connection,
+        user_id: int,
+        kind: str,
+        bucket: str,
+        amount: int,
+        now: float,
+        note: str,
+    ) -> bool:
+        """Insert unless a unique index already holds this row; True when it was written.
+
+        `ON CONFLICT DO NOTHING` (no target) is the same statement in SQLite and PostgreSQL.
+        """
+        cur = await conn.execute(
+            "INSERT INTO ledger (user_id, job_id, kind, bucket, day, amount, created_at, note) "
+            "VALUES (?, NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (user_id, kind, bucket, utc_day(now), amount, now, note),
+        )
+        return cur.rowcount == 1
+
     async def ensure_allowance_in(
         self, conn: aiosqlite.Connection, user_id: int, now: float
     ) -> None:
@@ -86,12 +111,13 @@ class Ledger:
         await self.ensure_allowance_in(conn, user_id, now)
         async with conn.execute(
             "SELECT COALESCE(SUM(CASE WHEN bucket = ? AND day = ? THEN amount END), 0), "
+            "COALESCE(SUM(CASE WHEN bucket = ? THEN amount END), 0), "
             "COALESCE(SUM(CASE WHEN bucket = ? THEN amount END), 0) FROM ledger WHERE user_id = ?",
-            (DAILY, utc_day(now), GRANTED, user_id),
+            (DAILY, utc_day(now), GRANTED, BOUGHT, user_id),
         ) as cur:
             row = await cur.fetchone()
-        daily, granted = (int(row[0]), int(row[1])) if row else (0, 0)
-        return Balance(daily, granted, self.daily_quota, next_reset(now))
+        daily, granted, bought = (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+        return Balance(daily, granted, self.daily_quota, next_reset(now), bought=bought)
 
     async def balance(self, user_id: int) -> Balance:
         """The user's balance now (records today's allowance on first sight)."""
@@ -107,13 +133,15 @@ class Ledger:
         bal = await self.balance_in(conn, user_id, now)
         if bal.total < price:
             return False
-        from_daily = min(max(bal.daily, 0), price)
-        if from_daily:
-            await self._insert(conn, user_id, job_id, "reserve", DAILY, -from_daily, now)
-        if price - from_daily:
-            await self._insert(
-                conn, user_id, job_id, "reserve", GRANTED, -(price - from_daily), now
-            )
+        # Daily first (it expires tonight), then granted, then bought (paid for: kept longest).
+        left = price
+        for bucket, available in ((DAILY, bal.daily), (GRANTED, bal.granted)):
+            take = min(max(available, 0), left)
+            if take:
+                await self._insert(conn, user_id, job_id, "reserve", bucket, -take, now)
+                left -= take
+        if left:
+            await self._insert(conn, user_id, job_id, "reserve", BOUGHT, -left, now)
         return True
 
     async def refund_in(self, conn: aiosqlite.Connection, job_id: int, now: float) -> int:
@@ -149,6 +177,29 @@ class Ledger:
         async with self.db.transaction() as conn:
             await self._insert(conn, user_id, None, "grant", GRANTED, amount, now, note)
             return await self.balance_in(conn, user_id, now)
+
+    async def purchase_in(
+        self, conn: aiosqlite.Connection, user_id: int, credits: int, charge_id: str, now: float
+    ) -> bool:
+        """Credit a Stars purchase once per charge id (the row's note); False if done before."""
+        return await self._insert_once(conn, user_id, "purchase", BOUGHT, credits, now, charge_id)
+
+    async def purchase_refund_in(
+        self, conn: aiosqlite.Connection, user_id: int, credits: int, charge_id: str, now: float
+    ) -> bool:
+        """Take back a refunded purchase's credits once per charge id (0 credits is recorded
+        too: the refund happened even when nothing was left to take)."""
+        return await self._insert_once(
+            conn, user_id, "purchase_refund", BOUGHT, -credits, now, charge_id
+        )
+
+    async def referral_in(
+        self, conn: aiosqlite.Connection, user_id: int, credits: int, invitee_id: int, now: float
+    ) -> bool:
+        """A referral bonus (granted bucket); once per (user, invitee) by a unique index."""
+        return await self._insert_once(
+            conn, user_id, "referral", GRANTED, credits, now, f"invitee {invitee_id}"
+        )
 
     async def refunded(self, job_id: int) -> int:
         """The credits a job got back (0 when it was not refunded)."""

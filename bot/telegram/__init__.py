@@ -4,10 +4,16 @@ With the composition root and `handlers/`, this package is the only code that im
 (checked by the import contract in pyproject.toml): the job logic speaks in the names below.
 """
 
-from telegram import ForceReply, InlineKeyboardMarkup
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
-#: An inline keyboard attached to a message.
+#: An inline keyboard attached to a message, and one of its buttons.
 Keyboard = InlineKeyboardMarkup
+Button = InlineKeyboardButton
+
+
+def with_row(markup: Keyboard, row: list[Button]) -> Keyboard:
+    """The same keyboard with one more row at the bottom."""
+    return InlineKeyboardMarkup([*markup.inline_keyboard, row])
 
 
 def prompt_question_markup(placeholder: str) -> ForceReply:

@@ -193,4 +193,85 @@ EN: dict[str, str] = {
     "admin_stats_cost_none": "Provider cost: nothing reported",
     "admin_stats_cost_title": "<b>Cost</b> (provider units, last 7 days)",
     "operator_low_balance": "balance {balance} is below {threshold}",
+    # issue 15: Telegram Stars top-ups, refunds, referrals
+    "pay_btn_topup": "⭐ Top up",
+    "pay_btn_pack": "{credits} · {stars} ⭐",
+    "pay_btn_open_private": "⭐ Buy in a private chat",
+    "pay_btn_share": "📣 Invite a friend",
+    "ref_share_text": "Turn a photo into a short video with this bot:",
+    "pay_packs": (
+        "⭐ <b>Top up with Telegram Stars</b>\nBought credits never expire. They are spent "
+        "last: first today's free credits, then granted ones, then bought ones.\nPick a pack:"
+    ),
+    "pay_off": "Purchases are not available in this bot.",
+    "pay_group": "⭐ Credits are bought in a private chat with me, so nobody else sees it. "
+    "Press the button:",
+    "pay_group_plain": "Credits are bought in a private chat with me: send me /buy there.",
+    "pay_invoice_title": "{credits}",
+    "pay_invoice_description": (
+        "{credits} for turning photos into videos in this bot. Bought credits never expire."
+    ),
+    "pay_err_banned": "Purchases are not available for this account.",
+    "pay_err_mismatch": (
+        "This invoice does not belong to your account or was altered. Open /buy and pick a pack."
+    ),
+    "pay_err_stale": "This offer has changed since the invoice was made. Open /buy for the "
+    "current packs; nothing was charged.",
+    "pay_err_off": "Purchases are switched off at the moment; nothing was charged.",
+    "pay_err_internal": "Something went wrong on our side; nothing was charged. Try again soon.",
+    "pay_done": (
+        "✅ Payment received: +{credits}. Your balance: <b>{total}</b>.\n"
+        "Press ▶️ Generate on your photo to go on, or send a new photo."
+    ),
+    "pay_refunded": (
+        "↩️ Your payment of {stars} ⭐ was refunded and {credits} taken back. "
+        "Your balance: <b>{total}</b>."
+    ),
+    "pay_paysupport": (
+        "💬 <b>Payment support</b>\nA problem with a purchase? Write to the operator of this "
+        "bot and include the transaction ID from your payment receipt. Unused bought credits "
+        "can be refunded in Stars; failed videos are refunded in credits automatically."
+    ),
+    "pay_terms": (
+        "📄 <b>Terms</b>\n• Credits are a digital service of this bot only; they cannot be "
+        "transferred or exchanged for money.\n• Bought credits never expire.\n• A video that "
+        "fails is refunded in credits automatically.\n• Unused bought credits can be refunded "
+        "in Stars through /paysupport.\n• Photos are kept only while a video is being made."
+    ),
+    "pay_balance_extra": (
+        "\nBought: {bought} (never expire)\n"
+        "Spent in this order: today's free credits, granted, bought."
+    ),
+    "ref_balance_line": (
+        "\n\n🎁 Invite a friend with the button below: when their first video is ready, you "
+        "both get {n}."
+    ),
+    "ref_welcome": (
+        "🎁 You came with an invitation: when your first video is ready, you and your friend "
+        "both get {n}."
+    ),
+    "ref_self": "That is your own invitation link: share it with friends instead.",
+    "ref_existing": "Invitation links are for people new to this bot, so no bonus this time.",
+    "ref_bonus": "🎁 Invitation bonus: +{n}. Your balance: <b>{total}</b>.",
+    "pay_no_credit_cover": (
+        "💡 Your {balance} still cover {model} · {options} ({price}): pick it above."
+    ),
+    "pay_no_credit_topup": "⭐ Or top up with Telegram Stars and go on right now.",
+    "admin_refund_usage": (
+        "Usage: /refund &lt;charge id&gt; (add <code>confirm</code> to refund even when "
+        "credits of the purchase are spent)"
+    ),
+    "admin_refund_done": "Refunded {stars} ⭐ to user {user}; {taken} taken back.",
+    "admin_refund_unknown": "No payment with charge id {charge}.",
+    "admin_refund_already": "Payment {charge} was refunded already ({taken} taken back).",
+    "admin_refund_spent": (
+        "User {user} has only {left} bought credit(s) left of the {credits} this payment "
+        "bought. To refund {stars} ⭐ anyway and take back what is left, send "
+        "/refund {charge} confirm"
+    ),
+    "admin_refund_refused": "Telegram refused the refund: {error}",
+    "admin_stats_stars_title": "<b>Telegram Stars</b> (last 7 days, UTC)",
+    "admin_stats_stars_none": "No payments.",
+    "admin_stats_stars_day": "{day}: received {received} ⭐, refunded {refunded} ⭐, "
+    "credits sold {credits}",
 }

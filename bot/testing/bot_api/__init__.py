@@ -25,6 +25,7 @@ from aiohttp import web
 from bot.testing.bot_api.compose import Handler
 from bot.testing.bot_api.media import LOCAL_UPLOAD_LIMIT, UPLOAD_LIMIT, MediaMethods
 from bot.testing.bot_api.messages import MessageMethods
+from bot.testing.bot_api.payments import PaymentMethods, PaymentState
 from bot.testing.bot_api.store import MB, World
 from bot.testing.bot_api.updates import Signal, UpdateQueue
 from bot.testing.bot_api.users import SimulatedUsers
@@ -90,7 +91,10 @@ class FakeBotApi(SimulatedUsers):
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._delivery: asyncio.Task[None] | None = None
+        self.payments = PaymentState()  # Stars: invoices, pre-checkout answers, charges
+        self._payment_methods = PaymentMethods(self.world, self.updates, self.payments)
         handlers: dict[str, Handler] = {
+            **self._payment_methods.handlers(),
             **MessageMethods(self.world, self._open_queries, self.answered_callbacks).handlers(),
             **MediaMethods(self.world, lambda: self._session, self.upload_limit).handlers(),
             "getUpdates": self._get_updates,
@@ -230,6 +234,10 @@ class FakeBotApi(SimulatedUsers):
     def set_chat_admins(self, chat_id: int, user_ids: set[int]) -> None:
         """Who getChatMember reports as an administrator of a chat."""
         self.world.admins[chat_id] = set(user_ids)
+
+    def telegram_refund(self, charge_id: str) -> None:
+        """Telegram refunds a Stars payment on its own (support): refunded_payment follows."""
+        self._payment_methods.refund(charge_id)
 
     def set_blocked(self, chat_id: int, blocked: bool = True) -> None:
         """Make sends to a private chat fail with 403 "bot was blocked by the user"."""

@@ -7,6 +7,7 @@ import itertools
 import mimetypes
 
 from bot.testing.bot_api.compose import auto_entities
+from bot.testing.bot_api.payments import PaymentMethods
 from bot.testing.bot_api.store import World, now
 from bot.testing.bot_api.updates import UpdateQueue
 from bot.testing.bot_api.wire import Json
@@ -20,6 +21,7 @@ class SimulatedUsers:
     world: World
     updates: UpdateQueue
     _open_queries: set[str]
+    _payment_methods: PaymentMethods
     _query_ids = itertools.count(4_382_000_000_000_000_001)
 
     def user_text(
@@ -167,6 +169,12 @@ class SimulatedUsers:
         }
         self.updates.push({"callback_query": query})
         return query_id
+
+    def user_pay(self, chat_id: int, user_id: int, message_id: int) -> str:
+        """Press Pay on an invoice: a pre_checkout_query goes to the bot (returns its id); the
+        successful_payment message follows only if the bot answers ok in time."""
+        known = self.world.users.get(user_id) or self.world.user(user_id, "Alice", "en")
+        return self._payment_methods.pay(chat_id, dict(known), message_id)
 
     def push_update(self, update: Json) -> Json:
         """Queue a raw update as is (duplicates, garbage); gets an update_id if it has none."""
