@@ -21,6 +21,8 @@ Metric names (label values come from fixed vocabularies: model keys, provider na
 - `p2v_jobs_active{state}` (gauge): unfinished jobs per state.
 - `p2v_delivery_bytes_total` (counter): bytes of video sent to Telegram.
 - `p2v_delivery_seconds` (histogram): time to send one video to Telegram.
+- `p2v_broken_results_total{provider}` (counter): results that did not play even after a second
+  download; the job failed with a refund instead of being delivered.
 
 `metrics_route()` builds the aiohttp handler; with a token, a request needs
 `Authorization: Bearer <token>` (compared in constant time) or gets 401.
@@ -93,6 +95,10 @@ class Metrics:
             "p2v_delivery_seconds", "Time to send one video to Telegram.",
             buckets=_DELIVERY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.broken_results = Counter(
+            "p2v_broken_results", "Results that did not play (job failed and refunded).",
+            ["provider"], registry=r,
+        )  # fmt: skip
         for outcome in sorted(CALLBACK_OUTCOMES):  # every outcome visible from the start, at 0
             self.callbacks.labels(outcome=outcome)
 
@@ -151,6 +157,9 @@ class Metrics:
         for state, n in counts.items():
             self.active.labels(state=state).set(n)
         self.in_flight.set(sum(counts.values()))
+
+    def broken_result(self, provider: str) -> None:
+        self.broken_results.labels(provider=provider).inc()
 
     def delivered(self, size_bytes: int, seconds: float) -> None:
         self.delivery_bytes.inc(max(size_bytes, 0))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from av.stream import Disposition
 from PIL import Image
 
 RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 20)
@@ -53,7 +54,9 @@ class VideoSpec:
     pts: Sequence[int] | None = None  # per-frame pts in 1/fps units (default 0, 1, 2 ...)
     options: dict[str, str] = field(default_factory=dict)  # muxer options (movflags ...)
     sar: Fraction | None = None
-    second_video: tuple[int, int] | None = None  # size of an extra, smaller video stream
+    second_video: tuple[int, int] | None = None  # an extra, smaller video stream (stream 0)
+    cover: bool = False  # a 400x400 attached picture as the FIRST video stream
+    black_frames: int = 0  # the first frames are black (a fade-in)
 
 
 def make_video(path: Path, spec: VideoSpec | None = None) -> Path:
@@ -65,6 +68,11 @@ def make_video(path: Path, spec: VideoSpec | None = None) -> Path:
     if spec.codec == "libsvtav1":
         codec_options = {"preset": "12"}
     with av.open(str(path), "w", format=spec.container, options=spec.options) as container:
+        cover = _add_cover(container) if spec.cover else None
+        extra = None
+        if spec.second_video is not None:  # added first, so it is stream 0
+            extra = container.add_stream("libx264", rate=spec.fps, options={"preset": "ultrafast"})
+            extra.width, extra.height, extra.pix_fmt = (*spec.second_video, "yuv420p")
         video = container.add_stream(spec.codec, rate=spec.fps, options=codec_options)
         video.width, video.height, video.pix_fmt = spec.width, spec.height, spec.pix_fmt
         if spec.codec_tag:
@@ -76,18 +84,18 @@ def make_video(path: Path, spec: VideoSpec | None = None) -> Path:
             video.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
         if spec.sar is not None:
             video.codec_context.sample_aspect_ratio = spec.sar
-        extra = None
-        if spec.second_video is not None:
-            extra = container.add_stream("libx264", rate=spec.fps, options={"preset": "ultrafast"})
-            extra.width, extra.height, extra.pix_fmt = (*spec.second_video, "yuv420p")
         audio = None
         if spec.audio is not None:
             audio = container.add_stream(spec.audio, rate=48_000)
             audio.layout = "stereo"
+        if cover is not None:  # once every stream is added: the first mux writes the header
+            _write_cover(container, cover)
         picture = marked_picture(spec.width, spec.height)
         pts = list(spec.pts) if spec.pts is not None else list(range(spec.frames))
         for i, stamp in enumerate(pts):
             shade = picture.point(lambda v, i=i: min(255, v + i))  # frames differ a little
+            if i < spec.black_frames:
+                shade = Image.new("RGB", picture.size, "black")
             frame = av.VideoFrame.from_image(shade).reformat(format=spec.pix_fmt)
             frame.pts, frame.time_base = stamp, Fraction(1, spec.fps)
             container.mux(video.encode(frame))
@@ -102,6 +110,21 @@ def make_video(path: Path, spec: VideoSpec | None = None) -> Path:
         if audio is not None:
             _write_tone(container, audio, (pts[-1] + 1) / spec.fps)
     return path
+
+
+def _add_cover(container: Any) -> Any:
+    cover = container.add_stream("mjpeg")
+    cover.width, cover.height, cover.pix_fmt = 400, 400, "yuvj420p"
+    cover.disposition = Disposition.attached_pic
+    return cover
+
+
+def _write_cover(container: Any, cover: Any) -> None:
+    frame = av.VideoFrame.from_image(Image.new("RGB", (400, 400), "white"))
+    frame = frame.reformat(format="yuvj420p")
+    frame.pts = 0
+    for packet in [*cover.encode(frame), *cover.encode(None)]:
+        container.mux(packet)
 
 
 def _write_tone(container: Any, audio: Any, seconds: float) -> None:
@@ -131,6 +154,48 @@ def patch_box_duration(data: bytes, box: bytes, seconds: int) -> bytes:
     return data[: timescale_at + 4] + duration + data[timescale_at + 8 :]
 
 
+def _boxes(data: bytes, start: int, end: int) -> list[tuple[int, int, bytes]]:
+    """(offset, size, kind) of the boxes in data[start:end]."""
+    found = []
+    offset = start
+    while offset + 8 <= end:
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        found.append((offset, size, data[offset + 4 : offset + 8]))
+        offset += max(size, 8)
+    return found
+
+
+def stretch_last_frame(data: bytes, seconds: int) -> bytes:
+    """Make the first track's last sample last `seconds` in its `stts` (moov must come last).
+
+    The header then claims a length its frames do not have, as some providers' files do.
+    """
+    path: list[tuple[int, int]] = []  # (offset, size) of every box from moov down to stts
+    start, end = 0, len(data)
+    for kind in (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stts"):
+        offset, size, _ = next(b for b in _boxes(data, start, end) if b[2] == kind)
+        path.append((offset, size))
+        start, end = offset + 8, offset + size
+    mdhd = data.index(b"mdhd", path[1][0])
+    (timescale,) = struct.unpack(">I", data[mdhd + 16 : mdhd + 20])
+    stts_at, stts_size = path[-1]
+    entries = struct.unpack(">I", data[stts_at + 12 : stts_at + 16])[0]
+    table = [
+        struct.unpack(">II", data[stts_at + 16 + 8 * i : stts_at + 24 + 8 * i])
+        for i in range(entries)
+    ]
+    count, delta = table[-1]
+    table = [*table[:-1], *([(count - 1, delta)] if count > 1 else []), (1, timescale * seconds)]
+    body = struct.pack(">I", len(table)) + b"".join(struct.pack(">II", *e) for e in table)
+    new_stts = struct.pack(">I", 16 + len(body) - 4) + b"stts" + data[stts_at + 8 : stts_at + 12]
+    new_stts += body
+    grow = len(new_stts) - stts_size
+    out = bytearray(data[:stts_at] + new_stts + data[stts_at + stts_size :])
+    for offset, size in path[:-1]:
+        out[offset : offset + 4] = struct.pack(">I", size + grow)
+    return bytes(out)
+
+
 def init_only_mp4(data: bytes) -> bytes:
     """Only the `ftyp` and `moov` boxes of a fragmented MP4: no frame at all."""
     out = b""
@@ -144,18 +209,47 @@ def init_only_mp4(data: bytes) -> bytes:
     return out
 
 
-def decode_all(path: Path) -> tuple[int, float, Any]:
-    """Frames decoded from the first video stream, its last frame time, and the container."""
+@dataclass
+class Decoded:
+    """Everything a player would get from a delivered file's first video stream."""
+
+    frames: int
+    first_s: float
+    last_s: float
+    video_codecs: list[str]
+    audio_codecs: list[str]
+    audio_s: float
+    codec_tag: str
+    coded_size: tuple[int, int]
+    format_name: str
+    first_image: Image.Image
+
+
+def decode_all(path: Path) -> Decoded:
+    """Decode every video frame and every audio frame of `path`."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        frames = 0
-        last = 0.0
-        for frame in container.decode(stream):
-            frames += 1
-            last = frame.time or 0.0
-        return frames, last, {
-            "video": [s.codec_context.name for s in container.streams.video],
-            "audio": [s.codec_context.name for s in container.streams.audio],
-            "tag": stream.codec_tag,
-            "size": (stream.codec_context.width, stream.codec_context.height),
-        }
+        times = [frame.time or 0.0 for frame in container.decode(stream)]
+        container.seek(0)
+        first = next(container.decode(stream)).to_image()
+    audio_s = 0.0
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            audio = container.streams.audio[0]
+            samples = sum(frame.samples for frame in container.decode(audio))
+            audio_s = samples / (audio.codec_context.sample_rate or 48_000)
+        return Decoded(
+            frames=len(times),
+            first_s=min(times) if times else 0.0,
+            last_s=max(times) if times else 0.0,
+            video_codecs=[s.codec_context.name for s in container.streams.video],
+            audio_codecs=[s.codec_context.name for s in container.streams.audio],
+            audio_s=audio_s,
+            codec_tag=container.streams.video[0].codec_tag,
+            coded_size=(
+                container.streams.video[0].codec_context.width,
+                container.streams.video[0].codec_context.height,
+            ),
+            format_name=container.format.name,
+            first_image=first,
+        )

@@ -143,10 +143,10 @@ def scan_video(path: Path) -> Scan:
             times, step, orientation, thumb = _decode_all(container, stream)
             audio = container.streams.audio
             header_s = container.duration / av.time_base if container.duration else 0.0
-            brand, moov_first = iso_layout(path)
+            layout = iso_layout(path)
             scan = Scan(
-                brand=brand,
-                moov_first=moov_first,
+                brand=layout.brand,
+                moov_first=layout.moov_first,
                 codec=stream.codec_context.name,
                 codec_tag=stream.codec_tag.strip("\x00 ") if stream.codec_tag else "",
                 pix_fmt=stream.codec_context.pix_fmt or "",
@@ -159,7 +159,7 @@ def scan_video(path: Path) -> Scan:
                 frame_step_s=step,
                 real_s=_real_length(times, step),
                 span_s=times[-1] + step - times[0],
-                header_s=header_s,
+                header_s=max(header_s, layout.claimed_s),
                 video_streams=len(container.streams.video),
                 audio_codec=audio[0].codec_context.name if audio else None,
                 audio_streams=len(audio),
@@ -247,11 +247,17 @@ def write_thumbnail(image: Image.Image, out_path: Path) -> Path | None:
     return None
 
 
-def iso_layout(path: Path) -> tuple[bytes | None, bool]:
-    """The major brand of an ISO media file (None otherwise) and whether `moov` precedes `mdat`.
+@dataclass(frozen=True)
+class IsoLayout:
+    """What the top-level boxes of an ISO media file (MP4, MOV) say."""
 
-    Only box headers are read (a seek per top-level box), never the media data.
-    """
+    brand: bytes | None  # the major brand; None: not an ISO file (WebM, MKV ...)
+    moov_first: bool  # `moov` before `mdat`, so a phone can start playing at once
+    claimed_s: float  # the movie header's length (0 when absent)
+
+
+def iso_layout(path: Path) -> IsoLayout:
+    """Read only box headers (a seek per top-level box) and the movie header, never media."""
     brand: bytes | None = None
     with path.open("rb") as fh:
         size = path.stat().st_size
@@ -269,10 +275,26 @@ def iso_layout(path: Path) -> tuple[bytes | None, bool]:
                 fh.seek(offset + 8)
                 brand = fh.read(4)
             if kind == b"moov":
-                return brand, True
+                fh.seek(offset + 8)
+                return IsoLayout(brand, True, _movie_header_s(fh.read(40)))
             if kind == b"mdat":
-                return brand, False
+                return IsoLayout(brand, False, 0.0)
             if box_size < 8:
                 break
             offset += box_size
-    return brand, True
+    return IsoLayout(brand, True, 0.0)
+
+
+def _movie_header_s(head: bytes) -> float:
+    """The length an `mvhd` box (the first child of `moov`) claims, in seconds."""
+    if len(head) < 32 or head[4:8] != b"mvhd":
+        return 0.0
+    if head[8] == 1:  # version 1: 64-bit times
+        if len(head) < 40:
+            return 0.0
+        timescale = int.from_bytes(head[28:32], "big")
+        duration = int.from_bytes(head[32:40], "big")
+    else:
+        timescale = int.from_bytes(head[20:24], "big")
+        duration = int.from_bytes(head[24:28], "big")
+    return duration / timescale if timescale else 0.0

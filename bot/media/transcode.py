@@ -23,7 +23,7 @@ from av.container import OutputContainer
 from av.video.stream import VideoStream
 from PIL import Image
 
-from bot.media.check import BrokenResult, Scan
+from bot.media.check import GAP_FACTOR, MIN_GAP_S, BrokenResult, Scan
 from bot.media.geometry import AS_STORED, main_video_stream, upright_image
 from bot.media.render import AUDIO_CHUNK, AUDIO_RATE, MP4_OPTIONS, X264_OPTIONS, SilentAudio
 
@@ -57,6 +57,7 @@ def remux_for_phones(src: Path, out_path: Path, scan: Scan) -> Path:
                 if packet.dts is None:  # the demuxer's end-of-stream marker
                     continue
                 if packet.stream is video_in:
+                    _no_long_frame(packet, scan)
                     if silence is not None and packet.pts is not None and time_base is not None:
                         # Silence alongside the video, so the muxer never buffers a whole stream;
                         # never beyond the frames' real length, whatever a timestamp says.
@@ -71,6 +72,16 @@ def remux_for_phones(src: Path, out_path: Path, scan: Scan) -> Path:
                 silence.write_until(scan.real_s)
                 silence.flush()
     return out_path
+
+
+def _no_long_frame(packet: av.Packet, scan: Scan) -> None:
+    """A frame that claims to last far longer than the usual step lasts one step (a lying
+    `stts` would otherwise carry its hour-long last frame into the new file)."""
+    time_base = packet.time_base
+    if packet.duration is None or time_base is None:
+        return
+    if float(packet.duration * time_base) > max(MIN_GAP_S, GAP_FACTOR * scan.frame_step_s):
+        packet.duration = max(1, round(scan.frame_step_s / time_base))
 
 
 def transcode_to_h264(src: Path, out_path: Path, scan: Scan) -> tuple[Path, tuple[int, int]]:
