@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 from av.audio.resampler import AudioResampler
@@ -74,7 +75,7 @@ def remux_for_phones(src: Path, out_path: Path, scan: Scan) -> Path:
     return out_path
 
 
-def _no_long_frame(packet: av.Packet, scan: Scan) -> None:
+def _no_long_frame(packet: av.Packet[Any], scan: Scan) -> None:
     """A frame that claims to last far longer than the usual step lasts one step (a lying
     `stts` would otherwise carry its hour-long last frame into the new file)."""
     time_base = packet.time_base
