@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import importlib
 import io
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 
 from bot.catalog import MAX_IMAGE_BYTES, ModelSpec
 
 MAX_PIXELS = 50_000_000  # decompression-bomb guard, checked from the header before decoding
 # What one decode may allocate (Pillow's pixel buffers, a plugin's own buffer, the conversions
 # needed before the first shrink). With the shrunk copies this keeps one intake under ~300 MB.
-MAX_DECODE_BYTES = 160 * 1024 * 1024
+MAX_DECODE_BYTES = 200 * 1024 * 1024
 MAX_DECODING_INTAKES = 2  # intakes decoding at once (the job service holds the slots)
 MAX_SIDE_PX = 4096
+DRAFT_SIDE_PX = MAX_SIDE_PX * 3 // 4
 JPEG_QUALITIES = (90, 80, 70)
 SHRINK_FACTOR = 0.75
 _MIN_SHRINK_SIDE_PX = 16  # below this a byte limit cannot be met by shrinking any further
@@ -41,13 +43,20 @@ _UPRIGHT: dict[int, Image.Transpose] = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+# Above this a shrink starts with a box-filter reduce (see _clean).
+_BOX_REDUCE_ABOVE_BYTES = 64 * 1024 * 1024
 _HIGH_BIT_GREY = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 # Bytes per pixel Pillow stores for a mode (1 for the 8-bit single-band ones, 4 for the rest).
 _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 # Modes that must be converted (to 4-byte pixels) before they can be shrunk well.
 _CONVERTED_FIRST = frozenset({"1", "P", "PA", "I", "F"})
+# Pillow shrinks these through a premultiplied full-size copy.
+_PREMULTIPLIED_TO_SHRINK = frozenset({"RGBA", "LA", "PA"})
 # Decoders that fill a buffer of their own (8-bit RGBA or 16-bit RGB) before Pillow copies it.
 _PLUGIN_BUFFER_BYTES = {"heic": 8, "avif": 8, "webp": 4}
+# JPEG chroma sampling (JpegImagePlugin.get_sampling) -> DCT coefficient bytes per pixel;
+# unknown (grey, CMYK, odd layouts): the 4-channel worst case.
+_COEFFICIENT_BYTES = {0: 6, 1: 4, 2: 3}
 
 
 def _register_heif() -> bool:
@@ -161,6 +170,8 @@ def decode_cost(kind: str, mode: str, width: int, height: int) -> int:
     per_pixel = _STORED_BYTES.get(mode, 4)
     if mode in _CONVERTED_FIRST:
         per_pixel += 4
+    if mode in _PREMULTIPLIED_TO_SHRINK:
+        per_pixel += 4
     per_pixel += _PLUGIN_BUFFER_BYTES.get(kind, 0)
     return width * height * per_pixel
 
@@ -181,7 +192,10 @@ def prepare_photo(data: bytes, spec: ModelSpec | None = None) -> PreparedPhoto:
         if orientation in _TURNED_ORIENTATIONS:
             width, height = height, width
         _check_shape(width, height, spec)
-        clean = _clean(image, orientation)
+        try:
+            clean = _clean(image, orientation)
+        except MemoryError as exc:  # the budget is an estimate: never "something went wrong"
+            raise too_many_pixels(width * height) from exc
     max_bytes = spec.max_bytes if spec is not None else MAX_IMAGE_BYTES
     encoded, final = _encode_within(clean, max_bytes)
     return PreparedPhoto(
@@ -215,13 +229,15 @@ def _check_budget(kind: str, image: Image.Image) -> None:
     if pixels > MAX_PIXELS:
         raise too_many_pixels(pixels)
     if image.format == "JPEG":
-        # DCT scaling: decode at 1/2, 1/4 or 1/8 when the photo is larger than we keep anyway.
-        scale = min(1.0, MAX_SIDE_PX / max(width, height))
-        image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+        # DCT scaling: decode at 1/2, 1/4 or 1/8 when the photo is larger than we keep anyway
+        # (the long side may end a little under MAX_SIDE_PX, never under 3/4 of it).
+        scale = min(1.0, DRAFT_SIDE_PX / max(width, height))
+        image.draft(image.mode, (max(1, round(width * scale)), max(1, round(height * scale))))
     mode = image.mode
     cost = decode_cost(kind, mode, *image.size)
-    if image.format == "JPEG" and image.info.get("progressive"):
-        cost += pixels * 6  # a progressive decode keeps every DCT coefficient (full size)
+    if isinstance(image, JpegImagePlugin.JpegImageFile) and image.info.get("progressive"):
+        # A progressive decode keeps every DCT coefficient (2 bytes each) at full size.
+        cost += pixels * _COEFFICIENT_BYTES.get(JpegImagePlugin.get_sampling(image), 8)
     if cost > MAX_DECODE_BYTES:
         per_pixel = max(1, cost // (image.size[0] * image.size[1]))
         raise too_many_pixels(pixels, min(MAX_PIXELS, MAX_DECODE_BYTES // per_pixel))
@@ -267,15 +283,23 @@ def _clean(image: Image.Image, orientation: int) -> Image.Image:
     if work.mode in ("1", "P", "PA", "F"):
         # Palette and bilevel pictures cannot be resampled well as they are.
         work = work.convert("RGBA" if work.has_transparency_data else "RGB")
+    factor = math.ceil(max(work.size) / MAX_SIDE_PX)
+    if factor > 1 and _stored_bytes(work) > _BOX_REDUCE_ABOVE_BYTES:
+        # A big decode: one box-filter pass (no full-height temporary as LANCZOS would need),
+        # then let the decoded pixels go at once instead of at the end of the intake.
+        smaller = work.reduce(factor)
+        work.close()
+        image.close()
+        work = smaller
     work.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)
     # A fresh image has an empty `info`, so no EXIF, XMP or comment can ride along into the JPEG.
     clean = Image.new("RGB", work.size, "white")
     if work.has_transparency_data:  # alpha, LA, PA or a tRNS colour key
-        rgba = work.convert("RGBA")
+        rgba = work if work.mode == "RGBA" else work.convert("RGBA")
         clean.paste(rgba, mask=rgba.getchannel("A"))  # transparent areas become white
     else:
         clean.paste(work if work.mode == "RGB" else work.convert("RGB"))
-    del work
+    work.close()
     turn = _UPRIGHT.get(orientation)
     if turn is not None:
         clean = clean.transpose(turn)
@@ -283,6 +307,10 @@ def _clean(image: Image.Image, orientation: int) -> Image.Image:
         # Colour data, not personal data: dropping it would shift Display P3 photos' colours.
         clean.info["icc_profile"] = icc
     return clean
+
+
+def _stored_bytes(image: Image.Image) -> int:
+    return image.width * image.height * _STORED_BYTES.get(image.mode, 4)
 
 
 def _eight_bit(image: Image.Image) -> Image.Image:
