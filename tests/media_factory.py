@@ -196,6 +196,12 @@ def stretch_last_frame(data: bytes, seconds: int) -> bytes:
     return bytes(out)
 
 
+def webm_claiming(data: bytes, seconds: int) -> bytes:
+    """A WebM whose Segment Info Duration (an 8-byte float in milliseconds) claims `seconds`."""
+    at = data.index(b"\x44\x89\x88") + 3
+    return data[:at] + struct.pack(">d", seconds * 1000.0) + data[at + 8 :]
+
+
 def init_only_mp4(data: bytes) -> bytes:
     """Only the `ftyp` and `moov` boxes of a fragmented MP4: no frame at all."""
     out = b""

@@ -26,6 +26,7 @@ from tests.media_factory import (
     marked_picture,
     patch_box_duration,
     stretch_last_frame,
+    webm_claiming,
 )
 
 AAC_FRAME_S = 1024 / 48_000
@@ -105,12 +106,8 @@ def test_mp4_header_claiming_3900_s_is_rewritten_to_the_frames_length(tmp_path: 
 
 def test_webm_header_claiming_3900_s_is_not_told_to_telegram(tmp_path: Path) -> None:
     spec = VideoSpec(codec="libvpx-vp9", container="webm", frames=24)
-    honest = make_video(tmp_path / "honest.webm", spec).read_bytes()
-    duration_at = honest.index(b"\x44\x89\x88") + 3  # Segment Info > Duration, an 8-byte float
     src = tmp_path / "liar.webm"
-    src.write_bytes(
-        honest[:duration_at] + struct.pack(">d", 3_900_000.0) + honest[duration_at + 8 :]
-    )
+    src.write_bytes(webm_claiming(make_video(tmp_path / "honest.webm", spec).read_bytes(), 3900))
     assert scan_video(src).header_s == pytest.approx(3900)
 
     result = prepare_result(src, tmp_path)
