@@ -20,6 +20,7 @@ import pytest
 from PIL import ExifTags, Image, ImageStat
 
 from bot.jobs.service import _photo_problem_text
+from bot.media import photos
 from bot.media.photos import (
     MAX_DECODE_BYTES,
     MAX_PIXELS,
@@ -270,6 +271,14 @@ def test_alpha_of_every_mode_becomes_white(mode: str) -> None:
     out = accepted(data)
     assert near(out.getpixel((48, 24)), (255, 255, 255), 8)
     assert near(out.getpixel((16, 24)), (20, 20, 20), 12)
+
+
+def test_avif_without_pillow_support_is_unsupported_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = encode(marked_picture(128, 96), "AVIF", quality=90)
+    monkeypatch.setattr(photos, "AVIF_SUPPORTED", False)
+    assert refused(data).problem is PhotoProblem.UNSUPPORTED_FORMAT
 
 
 def test_avif_is_accepted() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
+from bot.media import check
 from bot.media.check import iso_layout, scan_video
 from bot.media.geometry import orientation_from_matrix
 from bot.media.render import render_pan_zoom
@@ -79,6 +80,15 @@ def test_file_cut_in_half_is_broken(tmp_path: Path) -> None:
     src = tmp_path / "half.mp4"
     src.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(BrokenResult, match="frames decode"):
+        prepare_result(src, tmp_path)
+
+
+def test_a_video_larger_than_any_provider_makes_is_refused_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(check, "MAX_VIDEO_PIXELS", 64 * 48 - 1)
+    src = make_video(tmp_path / "big.mp4", VideoSpec(width=64, height=48))
+    with pytest.raises(BrokenResult, match="64x48 is larger"):
         prepare_result(src, tmp_path)
 
 

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 THUMB_AT_S = 0.5  # after the stream's own start: skip a possible fade-in from black
 THUMB_SIDE = 320
 THUMB_MAX_BYTES = 200 * 1024  # Telegram: a thumbnail must be under 200 kB
+MAX_VIDEO_PIXELS = 4096 * 4096  # 4K and a bit: no image-to-video provider makes more
 MAX_FRAMES = 60 * 600  # ten minutes at 60 fps: far beyond any provider's result
 # A step between two frames this much longer than the usual one is a hole in the timestamps.
 GAP_FACTOR = 8
@@ -139,6 +140,10 @@ def scan_video(path: Path) -> Scan:
             stream = main_video_stream(container)
             if stream is None:
                 raise BrokenResult("no video stream")
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if width * height > MAX_VIDEO_PIXELS:
+                # Decoding even one such frame (and its reference frames) costs hundreds of MB.
+                raise BrokenResult(f"{width}x{height} is larger than any provider makes")
             stream.thread_type = "AUTO"
             times, step, orientation, thumb = _decode_all(container, stream)
             audio = container.streams.audio

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError, features
 
 from bot.catalog import MAX_IMAGE_BYTES, ModelSpec
 
@@ -71,6 +71,7 @@ def _register_heif() -> bool:
 
 
 HEIF_SUPPORTED = _register_heif()
+AVIF_SUPPORTED = bool(features.check("avif"))  # Pillow reads AVIF when built with libavif
 
 # sniffed kind -> the only Pillow decoders tried for it (fewer decoders, less attack surface).
 # "JPEG" alone: its factory itself turns multi-picture files into MPO images, and Pillow has no
@@ -162,6 +163,8 @@ def sniff_image_type(data: bytes) -> str | None:
 def _decoders_for(kind: str) -> tuple[str, ...] | None:
     if kind == "heic" and not HEIF_SUPPORTED:
         return None
+    if kind == "avif" and not AVIF_SUPPORTED:
+        return None  # asking Pillow for an opener it lacks raises KeyError
     return _DECODERS.get(kind)
 
 
