@@ -25,6 +25,8 @@ Metric names (label values come from fixed vocabularies: model keys, provider na
   Telegram Stars purchases credited, the Stars they brought and the credits they bought.
 - `p2v_purchase_refunds_total`, `p2v_refunded_stars_total` (counters): purchases refunded and
   the Stars given back.
+- `p2v_broken_results_total{provider}` (counter): results that did not play even after a second
+  download; the job failed with a refund instead of being delivered.
 
 `metrics_route()` builds the aiohttp handler; with a token, a request needs
 `Authorization: Bearer <token>` (compared in constant time) or gets 401.
@@ -118,6 +120,10 @@ class Metrics:
             "p2v_purchase_refunds", "Stars purchases refunded.", registry=r
         )
         self.refunded_stars = Counter("p2v_refunded_stars", "Stars refunded.", registry=r)
+        self.broken_results = Counter(
+            "p2v_broken_results", "Results that did not play (job failed and refunded).",
+            ["provider"], registry=r,
+        )  # fmt: skip
         for outcome in sorted(CALLBACK_OUTCOMES):  # every outcome visible from the start, at 0
             self.callbacks.labels(outcome=outcome)
 
@@ -190,6 +196,9 @@ class Metrics:
         for state, n in counts.items():
             self.active.labels(state=state).set(n)
         self.in_flight.set(sum(counts.values()))
+
+    def broken_result(self, provider: str) -> None:
+        self.broken_results.labels(provider=provider).inc()
 
     def delivered(self, size_bytes: int, seconds: float) -> None:
         self.delivery_bytes.inc(max(size_bytes, 0))

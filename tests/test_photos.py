@@ -216,14 +216,15 @@ def test_garbage_is_not_an_image(data: bytes) -> None:
     assert caught.value.problem is PhotoProblem.NOT_AN_IMAGE
 
 
-def test_truncated_jpeg_is_not_an_image() -> None:
+def test_truncated_jpeg_is_damaged() -> None:
     side = 300
     full = encode(Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)), "JPEG")
 
     with pytest.raises(PhotoRejected) as caught:
         prepare_photo(full[: len(full) // 2])
 
-    assert caught.value.problem is PhotoProblem.NOT_AN_IMAGE
+    # issue 10: a readable header with missing picture data is "damaged", not "not an image"
+    assert caught.value.problem is PhotoProblem.DAMAGED
 
 
 def test_gif_is_unsupported() -> None:

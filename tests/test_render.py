@@ -143,10 +143,11 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     assert (result.width, result.height) == (100, 160)
 
 
-def test_small_photo_is_not_upscaled(tmp_path: Path) -> None:
+def test_small_photo_fills_a_video_of_sane_size(tmp_path: Path) -> None:
+    # issue 10: a small photo is placed on a canvas with the long side at max_side
     photo = make_photo(tmp_path / "in.png", 100, 60)
     result = render_pan_zoom(photo, tmp_path / "out.mp4", duration_s=1, fps=FPS, max_side=MAX_SIDE)
-    assert (result.width, result.height) == (100, 60)
+    assert (result.width, result.height) == (160, 96)
 
 
 def test_progress_rises_to_100_once(tmp_path: Path) -> None:

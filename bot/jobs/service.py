@@ -19,7 +19,7 @@ from bot.faults import crash_point
 from bot.jobs.context import JobContext
 from bot.jobs.notify import finish, refresh_status
 from bot.jobs.runner import JobRunner
-from bot.media.photos import PhotoProblem, PhotoRejected, prepare_photo
+from bot.media.photos import MAX_DECODING_INTAKES, PhotoProblem, PhotoRejected, prepare_photo
 from bot.models import ACTIVE_STATUSES, Job, JobStatus
 from bot.payments.offer import no_credit_offer
 from bot.providers.language import english_only_warning
@@ -68,6 +68,8 @@ class JobService:
     def __init__(self, ctx: JobContext, runner: JobRunner) -> None:
         self.ctx = ctx
         self.runner = runner
+        # Each decode may take ~300 MB at worst: a burst of photos must not add up (issue 10).
+        self._decoding = asyncio.Semaphore(MAX_DECODING_INTAKES)
 
     @property
     def models(self) -> dict[str, ModelSpec]:
@@ -122,7 +124,8 @@ class JobService:
         target = Target(photo.chat_id, photo.thread_id, photo.message_id)
         try:
             data = await ctx.messenger.download_photo(photo.file_id, photo.file_size)
-            prepared = await asyncio.to_thread(prepare_photo, data)
+            async with self._decoding:
+                prepared = await asyncio.to_thread(prepare_photo, data)
         except PhotoTooBig:
             await ctx.messenger.send_text(target, t(lang, "photo_too_big_file"))
             return None
@@ -364,6 +367,8 @@ def _photo_problem_text(
         PhotoProblem.TOO_ELONGATED: "photo_too_elongated",
         PhotoProblem.UNSUPPORTED_FORMAT: "photo_unsupported",
         PhotoProblem.NOT_AN_IMAGE: "photo_unreadable",
+        PhotoProblem.TOO_LARGE_PIXELS: "photo_too_many_pixels",
+        PhotoProblem.DAMAGED: "photo_damaged",
     }.get(exc.problem, "photo_unreadable")
     details = {k: str(v) for k, v in exc.details.items()}
     text = t(lang, key, model=model or "this model", **details)

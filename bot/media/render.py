@@ -26,7 +26,7 @@ from av.video.reformatter import (
     VideoReformatter,
 )
 from av.video.stream import VideoStream
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageStat
 
 ZOOM_END = 1.15  # gentle: more than ~20 % starts to look like a crash zoom
 DRIFT = 0.6  # share of the zoomed-in slack the centre travels along the photo's long axis
@@ -41,6 +41,11 @@ X264_OPTIONS = {"preset": "veryfast", "crf": "23", "profile": "high"}
 MP4_OPTIONS = {"movflags": "+faststart"}
 # Beyond this the decoded photo alone would take hundreds of MB; no phone photo comes near it.
 MAX_PIXELS = 50_000_000
+# A video phones show well: at least this short side (when max_side allows it) and an aspect
+# ratio between 9:16 and 16:9. A smaller or longer photo is placed on a canvas of that shape.
+MIN_SHORT_SIDE = 360
+MAX_VIDEO_ASPECT = 16 / 9
+CANVAS_DIMMING = 0.35  # the canvas is the photo's average colour, darkened
 
 
 class RenderError(Exception):
@@ -69,6 +74,32 @@ def even_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     """Scale (never up) so the long side is <= max_side; both sides even and >= 2."""
     scale = min(1.0, max_side / max(width, height))
     return (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))
+
+
+def video_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The video's size for a photo: its own (scaled down) size when phones show that well;
+    otherwise a canvas with the long side at max_side and the aspect ratio clamped."""
+    own = even_size(width, height, max_side)
+    aspect = width / height
+    clamped = min(max(aspect, 1 / MAX_VIDEO_ASPECT), MAX_VIDEO_ASPECT)
+    if clamped == aspect and min(own) >= min(MIN_SHORT_SIDE, max_side):
+        return own
+    if clamped >= 1:
+        return even_size(max_side, max(1, round(max_side / clamped)), max_side)
+    return even_size(max(1, round(max_side * clamped)), max_side, max_side)
+
+
+def on_canvas(photo: Image.Image, width: int, height: int) -> Image.Image:
+    """The photo scaled to fit inside a width x height canvas of its darkened average colour."""
+    scale = min(width / photo.width, height / photo.height)
+    fitted = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    average = tuple(round(c * CANVAS_DIMMING) for c in ImageStat.Stat(photo).mean[:3])
+    canvas = Image.new("RGB", (width, height), average)
+    canvas.paste(
+        photo.resize(fitted, Image.Resampling.LANCZOS),
+        ((width - fitted[0]) // 2, (height - fitted[1]) // 2),
+    )
+    return canvas
 
 
 def ease(t: float) -> float:
@@ -155,7 +186,12 @@ def render_pan_zoom(
         raise ValueError("duration_s, fps and max_side must be positive")
     work_side = math.ceil(max_side * WORK_OVERSAMPLE)
     photo = load_photo(image_path, work_side)
-    width, height = even_size(photo.width, photo.height, max_side)
+    width, height = video_size(photo.width, photo.height, max_side)
+    if (width, height) != even_size(photo.width, photo.height, max_side):
+        # Too small or too long and thin: the camera moves over a canvas, not the bare photo.
+        photo = on_canvas(
+            photo, math.ceil(width * WORK_OVERSAMPLE), math.ceil(height * WORK_OVERSAMPLE)
+        )
     work_w = min(photo.width, math.ceil(width * WORK_OVERSAMPLE))
     if work_w < photo.width:
         work_h = max(1, round(photo.height * work_w / photo.width))

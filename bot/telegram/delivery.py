@@ -20,7 +20,7 @@ from bot.faults import crash_point
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job, finish, refresh_status, target_of, title_of
 from bot.media.download import DownloadError, VideoTooLarge, download_video
-from bot.media.probe import ProbeError, VideoInfo, add_silent_audio, make_thumbnail, probe_video
+from bot.media.result import BrokenResult, PreparedVideo, prepare_result
 from bot.models import Job, JobStatus, TaskEvent
 from bot.providers.base import VideoProvider
 from bot.storage.jobs import Credit
@@ -47,13 +47,15 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         if video is None:
             return
         crash_point("downloaded")
-        info = await asyncio.to_thread(_prepare, video, work)
+        prepared = await _checked(ctx, job, event, video, work)
+        if prepared is None:
+            return
         sending = await ctx.store.transition(job.id, {S.DOWNLOADING}, S.SENDING)
         if sending.job is None:
             return
         job = sending.job
         await refresh_status(ctx, job, force=False)
-        await _send(ctx, job, info)
+        await _send(ctx, job, prepared)
     finally:
         _cleanup(work)
         discard = getattr(provider, "discard", None)
@@ -90,28 +92,34 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
     return dest
 
 
-def _prepare(video: Path, work: Path) -> tuple[Path, VideoInfo | None, Path | None]:
-    """Probe, add a silent track when there is no audio (no GIF look), make a thumbnail."""
+async def _checked(
+    ctx: JobContext, job: Job, event: TaskEvent, video: Path, work: Path
+) -> PreparedVideo | None:
+    """Never send or charge for a video that does not play: check, fetch once more, or fail."""
     try:
-        info = probe_video(video)
-    except ProbeError:
-        log.warning("could not probe %s; sending it as it is", video.name)
-        return video, None, None
-    if not info.has_audio:
-        with_audio = work / "with-audio.mp4"
+        return await asyncio.to_thread(prepare_result, video, work)
+    except BrokenResult as exc:
+        reason = exc.reason
+    if event.video_url:  # the first download may have been cut short: one more try
+        log.warning("job %s: result does not play (%s); downloading it again", job.id, reason)
+        again = await _fetch(ctx, job, event, work)
+        if again is None:
+            return None
         try:
-            if add_silent_audio(video, with_audio):
-                video = with_audio
-        except Exception:
-            log.exception("adding a silent track failed; sending the original")
-    thumb = make_thumbnail(video, work / "thumb.jpg")
-    return video, info, thumb
+            return await asyncio.to_thread(prepare_result, again, work)
+        except BrokenResult as exc:
+            reason = exc.reason
+    ctx.metrics.broken_result(job.provider or "unknown")
+    log.error(
+        "job %s: broken result, not delivered: provider=%s task=%s reason=%s",
+        job.id, job.provider, job.task_id, reason,
+    )  # fmt: skip
+    await fail_job(ctx, job, {S.DOWNLOADING}, "broken_result", reason)
+    return None
 
 
-async def _send(
-    ctx: JobContext, job: Job, prepared: tuple[Path, VideoInfo | None, Path | None]
-) -> None:
-    path, info, thumb = prepared
+async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
+    path = prepared.path
     title = title_of(ctx, job)
     crash_point("before_send")
     await ctx.messenger.upload_action(target_of(job))
@@ -121,10 +129,10 @@ async def _send(
             target_of(job),
             path,
             caption=views.caption(job, title),
-            width=info.width if info else None,
-            height=info.height if info else None,
-            duration=round(info.duration_s) if info and info.duration_s else None,
-            thumbnail=thumb,
+            width=prepared.width,
+            height=prepared.height,
+            duration=max(1, round(prepared.duration_s)),
+            thumbnail=prepared.thumbnail,
             markup=keyboards.with_same_seed(
                 keyboards.delivered_keyboard(job.language, job.id), job.language, job.id, job.seed
             ),

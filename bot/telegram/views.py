@@ -103,6 +103,7 @@ def failure_reason(job: Job) -> str:
         "unknown_outcome": "fail_unknown_outcome",
         "download": "fail_download",
         "send": "fail_send",
+        "broken_result": "fail_broken_result",  # issue 10
     }.get(job.error_kind or "", "fail_upstream")
     return raw(lang, key)
 

@@ -274,4 +274,17 @@ EN: dict[str, str] = {
     "admin_stats_stars_none": "No payments.",
     "admin_stats_stars_day": "{day}: received {received} ⭐, refunded {refunded} ⭐, "
     "credits sold {credits}",
+    # issue 10: odd photos and broken results
+    "photo_too_many_pixels": (
+        "⚠️ This image has too many pixels: {megapixels} MP, and I can take at most "
+        "{max_megapixels} MP of this kind. Send it as a photo (Telegram shrinks it) or a smaller "
+        "image."
+    ),
+    "photo_damaged": (
+        "⚠️ This image file is damaged: part of the picture is missing. Send the original photo "
+        "again, or send it as a photo instead of a file."
+    ),
+    "fail_broken_result": (
+        "the video service sent back a damaged video that does not play. Please try again."
+    ),
 }
