@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.constants import FileSizeLimit, ParseMode
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 import handlers
@@ -33,20 +33,13 @@ from bot.storage import Database, JobStore, Ledger
 from bot.storage.stats import in_flight_counts
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
+from bot.telegram.profile import publish_profile
 from bot.web import WebDeps, create_web_app
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 
 log = logging.getLogger(__name__)
 
 STARTUP_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 15.0)
-
-COMMANDS = [
-    ("start", "What this bot does"),
-    ("help", "How to use it"),
-    ("balance", "Credits left today"),
-    ("jobs", "Your recent videos"),
-    ("language", "Change the language"),
-]
 
 
 class BotRuntime:
@@ -90,7 +83,7 @@ class BotRuntime:
             allow_private_urls=s.allow_private_urls, poll_initial_s=s.poll_initial_s,
             poll_max_s=s.poll_max_s, callback_grace_s=s.callback_grace_s,
             deadline_floor_s=s.job_deadline_floor_s, max_upload_bytes=int(upload_limit),
-            media_ttl_s=s.media_ttl_s,
+            media_ttl_s=s.media_ttl_s, spicy_in_groups=s.spicy_in_groups,
         )  # fmt: skip
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,
@@ -108,6 +101,7 @@ class BotRuntime:
         app.bot_data[CONFIG_KEY] = HandlerConfig(
             admin_ids=s.admin_user_ids, group_mode=s.group_mode,
             allowed_chat_ids=s.allowed_chat_ids, daily_quota=s.daily_quota,
+            display_timezone=s.display_timezone,
         )  # fmt: skip
         app.bot_data["users"] = UserStore(self.db)
         app.bot_data["metrics"] = self.metrics
@@ -227,10 +221,7 @@ class BotRuntime:
 
     async def _set_commands(self) -> None:
         assert self.app is not None
-        try:
-            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
-        except TelegramError as exc:
-            log.info("setMyCommands failed (not fatal): %s", exc)
+        await publish_profile(self.app.bot)
 
     async def readiness(self) -> dict[str, bool]:
         try:

@@ -39,6 +39,7 @@ class JobSettings:
     max_upload_bytes: int = 50 * 1024 * 1024
     media_ttl_s: float = 3 * 3600
     alert_every_s: float = 3600.0
+    spicy_in_groups: bool = False  # SPICY_IN_GROUPS: offer the 18+ style in groups
 
 
 @dataclass
@@ -60,6 +61,12 @@ class JobContext:
     last_alerts: dict[tuple[str, str], float] = field(default_factory=dict)
     status_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     recent_outcomes: list[bool] = field(default_factory=list)  # True = failed on our side
+    # Shown to people, kept in memory only (a restart merely drops them): the first name of each
+    # user who asked for a video (groups name the job's owner), group option keyboards unfolded
+    # with a tap, and who has seen the 18+ notice of the Spicy style.
+    display_names: dict[int, str] = field(default_factory=dict)
+    expanded: set[int] = field(default_factory=set)
+    spicy_told: set[int] = field(default_factory=set)
 
     def status_lock(self, job_id: int) -> asyncio.Lock:
         """Held while a job's status message is edited: edits never overtake each other."""

@@ -126,7 +126,7 @@ async def _send(
             height=info.height if info else None,
             duration=round(info.duration_s) if info and info.duration_s else None,
             thumbnail=thumb,
-            markup=keyboards.delivered_keyboard(job.language, job.id),
+            markup=keyboards.delivered_keyboard(job.language, job.id, job.price),
         )
     except BadRequest as exc:
         # Something about the extras (thumbnail, dimensions) may be what Telegram refused:

@@ -25,6 +25,7 @@ from aiohttp import web
 from bot.testing.bot_api.compose import Handler
 from bot.testing.bot_api.media import LOCAL_UPLOAD_LIMIT, UPLOAD_LIMIT, MediaMethods
 from bot.testing.bot_api.messages import MessageMethods
+from bot.testing.bot_api.profile import ProfileMethods
 from bot.testing.bot_api.store import MB, World
 from bot.testing.bot_api.updates import Signal, UpdateQueue
 from bot.testing.bot_api.users import SimulatedUsers
@@ -90,7 +91,9 @@ class FakeBotApi(SimulatedUsers):
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._delivery: asyncio.Task[None] | None = None
+        self.profile = ProfileMethods()  # setMyDescription and friends: profile.py
         handlers: dict[str, Handler] = {
+            **self.profile.handlers(),
             **MessageMethods(self.world, self._open_queries, self.answered_callbacks).handlers(),
             **MediaMethods(self.world, lambda: self._session, self.upload_limit).handlers(),
             "getUpdates": self._get_updates,
