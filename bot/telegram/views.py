@@ -196,7 +196,8 @@ def status_markup(job: Job) -> InlineKeyboardMarkup | None:
 
 def failure_pointer(job: Job) -> str:
     """What the status message becomes once the failure is explained below it (said once)."""
-    return raw(job.language, "status_pointer_failed")
+    key = "status_pointer_expired" if job.status is JobStatus.EXPIRED else "status_pointer_failed"
+    return raw(job.language, key)
 
 
 def caption(job: Job, title: str) -> str:

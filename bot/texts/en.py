@@ -2,7 +2,7 @@
 
 EN: dict[str, str] = {
     "start": (
-        "👋 <b>Send me a photo with a caption and I will turn it into a short video.</b>\n"
+        "👋 <b>Hi! Send me a photo with a caption and I will make it a short video.</b>\n"
         "No idea what to write? Tap one below, then send the photo. {quota} free credits a day."
     ),
     "help": (
@@ -47,7 +47,7 @@ EN: dict[str, str] = {
         "⚠️ I couldn't download your photo from Telegram. Please send it again."
     ),
     "options": (
-        "🎬 <b>{summary}</b>\n"
+        "🎬 <b>Video options:</b> {summary}\n"
         "Description: {prompt}\n"
         "Model: {model} · {wait}\n"
         "Price: <b>{price}</b> · Your balance: {balance}"
@@ -86,7 +86,7 @@ EN: dict[str, str] = {
     "status_sending": "📤 <b>Sending</b> the video…\n{model} · {options}",
     "status_delivered": "✅ <b>Done!</b> The video is below. ({model} · {options})",
     "status_cancelled": "✖️ <b>Cancelled.</b>{refund}",
-    "status_failed": "❌ <b>It did not work:</b> {reason}{refund}",
+    "status_failed": "❌ <b>Failed:</b> {reason}{refund}",
     "status_expired": "⌛ <b>Took too long</b> and was stopped.{refund}",
     "eta": " · about {eta} left",
     "refunded": " {credits} refunded.",
@@ -127,7 +127,7 @@ EN: dict[str, str] = {
     "generating_alert": "Started! I'll reply with the video.",
     "jobs_empty": "You have no videos yet. Send a photo to make one.",
     "jobs_header": "<b>Your recent videos</b>",
-    "jobs_line": "{n}. {status} · {when}\n    {prompt}",
+    "jobs_line": "{n}. {prompt} · {status} · {when}",
     "resend_usage": "Usage: /resend &lt;id&gt; (see /jobs).",
     "resend_not_found": "I can't find a delivered video #{id} of yours.",
     "language_choose": "Choose your language:",
@@ -168,7 +168,7 @@ EN: dict[str, str] = {
     "duration_h_min": "{h} h {m} min",
     # issue 14: what people see on their phones
     "options_group": (
-        "🎬 <b>{summary}</b> · for {owner}\n"
+        "🎬 <b>Video for {owner}:</b> {summary}\n"
         "Description: {prompt}\n"
         "Model: {model} · {wait}\n"
         "Price: <b>{price}</b>"
@@ -192,7 +192,8 @@ EN: dict[str, str] = {
     "btn_more": "⚙️ Options",
     "btn_new_description": "✍️ New description",
     "owner_suffix": " · for {owner}",
-    "status_pointer_failed": "❌ <b>It did not work.</b> Details below.",
+    "status_pointer_failed": "❌ <b>Failed.</b> Details below.",
+    "status_pointer_expired": "⌛ <b>Took too long.</b> Details below.",
     "someone": "someone",
     "duration_s": "{s} s",
     "jobs_no_prompt": "<i>no description</i>",

@@ -2,7 +2,7 @@
 
 RU: dict[str, str] = {
     "start": (
-        "👋 <b>Пришлите фото с подписью — я превращу его в короткое видео.</b>\n"
+        "👋 <b>Привет! Пришлите фото с подписью — я сделаю из него короткое видео.</b>\n"
         "Не знаете, что написать? Выберите идею ниже и пришлите фото. {quota} бесплатных "
         "кредитов в день."
     ),
@@ -50,7 +50,7 @@ RU: dict[str, str] = {
         "⚠️ Не удалось скачать ваше фото из Telegram. Пожалуйста, отправьте его ещё раз."
     ),
     "options": (
-        "🎬 <b>{summary}</b>\n"
+        "🎬 <b>Настройки видео:</b> {summary}\n"
         "Описание: {prompt}\n"
         "Модель: {model} · {wait}\n"
         "Цена: <b>{price}</b> · ваш баланс: {balance}"
@@ -133,7 +133,7 @@ RU: dict[str, str] = {
     "generating_alert": "Начали! Пришлю видео ответом.",
     "jobs_empty": "У вас пока нет видео. Пришлите фото, чтобы создать первое.",
     "jobs_header": "<b>Ваши последние видео</b>",
-    "jobs_line": "{n}. {status} · {when}\n    {prompt}",
+    "jobs_line": "{n}. {prompt} · {status} · {when}",
     "resend_usage": "Использование: /resend &lt;номер&gt; (см. /jobs).",
     "resend_not_found": "Не нахожу вашего готового видео №{id}.",
     "language_choose": "Выберите язык:",
@@ -174,7 +174,7 @@ RU: dict[str, str] = {
     "duration_h_min": "{h} ч {m} мин",
     # issue 14: what people see on their phones
     "options_group": (
-        "🎬 <b>{summary}</b> · для {owner}\n"
+        "🎬 <b>Видео для {owner}:</b> {summary}\n"
         "Описание: {prompt}\n"
         "Модель: {model} · {wait}\n"
         "Цена: <b>{price}</b>"
@@ -200,6 +200,7 @@ RU: dict[str, str] = {
     "btn_new_description": "✍️ Другое описание",
     "owner_suffix": " · для {owner}",
     "status_pointer_failed": "❌ <b>Не получилось.</b> Подробности ниже.",
+    "status_pointer_expired": "⌛ <b>Слишком долго.</b> Подробности ниже.",
     "someone": "участника",
     "duration_s": "{s} с",
     "jobs_no_prompt": "<i>без описания</i>",
