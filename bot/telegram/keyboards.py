@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -95,12 +96,12 @@ def options_keyboard(lang: str, layout: OptionsLayout) -> InlineKeyboardMarkup:
     if len(layout.models) > 1:
         models = [
             InlineKeyboardButton(
-                _mark(("⚠️ " if key in layout.unfit else "") + spec.title, key == layout.model),
+                _model_label(spec.title, chosen=key == layout.model, unfit=key in layout.unfit),
                 callback_data=encode("m", job_id, key),
             )
             for key, spec in layout.models.items()
         ]
-        rows += rows_of(models)
+        rows += rows_of(models, 2)  # model names are long: two a row at most
     for option in layout.models[layout.model].options:
         values = [
             InlineKeyboardButton(
@@ -115,6 +116,12 @@ def options_keyboard(lang: str, layout: OptionsLayout) -> InlineKeyboardMarkup:
     rows.append([_generate_button(lang, job_id, layout.price)])
     rows.append([InlineKeyboardButton(raw(lang, "btn_cancel"), callback_data=encode("x", job_id))])
     return InlineKeyboardMarkup(rows)
+
+
+def _model_label(title: str, *, chosen: bool, unfit: bool) -> str:
+    """✅ the chosen model, ⚠️ one the photo does not fit (both would not fit on a phone: the
+    options text names the chosen model and warns about the photo)."""
+    return f"⚠️ {title}" if unfit else _mark(title, chosen)
 
 
 def _value_label(lang: str, name: str, value: str, layout: OptionsLayout) -> str:
@@ -189,4 +196,11 @@ def resend_keyboard(lang: str, entries: Sequence[tuple[int, int]]) -> InlineKeyb
 
 
 def _mark(label: str, selected: bool) -> str:
-    return f"✅ {label}" if selected else label
+    """✅ before the chosen label, in place of its own leading emoji ("🔞 Spicy" -> "✅ Spicy"):
+    two emoji would not fit three buttons a row."""
+    if not selected:
+        return label
+    first, _, rest = label.partition(" ")
+    if rest and all(unicodedata.category(c) in ("So", "Mn") or c == "\ufe0f" for c in first):
+        label = rest
+    return f"✅ {label}"

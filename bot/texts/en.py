@@ -68,7 +68,7 @@ EN: dict[str, str] = {
     "unit_seconds": "{n} s",
     "mode_fun": "Fun",
     "mode_normal": "Normal",
-    "mode_spicy": "🌶 Spicy 18+",
+    "mode_spicy": "🔞 Spicy",
     "btn_generate": "▶️ Generate · {price}",
     "btn_cancel": "✖️ Cancel",
     "btn_retry": "🔁 Try again",
@@ -187,7 +187,7 @@ EN: dict[str, str] = {
         "A larger photo gives a sharper result."
     ),
     "spicy_notice": (
-        "🌶 Spicy is an 18+ mode and may show adult content. Choose it only if you are 18 or older."
+        "🔞 Spicy is an 18+ mode and may show adult content. Choose it only if you are 18 or older."
     ),
     "btn_more": "⚙️ Options",
     "btn_new_description": "✍️ New description",
