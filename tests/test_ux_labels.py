@@ -18,8 +18,8 @@ from PIL import ImageFont
 from telegram import InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
-from bot.providers import aimlapi, apikley, evolink, foxapi, local
 from bot.pricing import PriceTable
+from bot.providers import aimlapi, apikley, evolink, foxapi, local
 from bot.telegram import keyboards
 from bot.texts import CATALOGS
 

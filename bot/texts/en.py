@@ -187,7 +187,7 @@ EN: dict[str, str] = {
         "A larger photo gives a sharper result."
     ),
     "spicy_notice": (
-        "🔞 Spicy is an 18+ mode and may show adult content. Choose it only if you are 18 or older."
+        "🔞 Spicy is an 18+ mode and may show adult content. Choose it only if you are 18+."
     ),
     "btn_more": "⚙️ Options",
     "btn_new_description": "✍️ New description",
