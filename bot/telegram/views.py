@@ -58,7 +58,10 @@ def options_view(
     else:
         prompt = raw(lang, "prompt_needed" if spec.prompt_required else "no_prompt")
     fields = {
-        "summary": describe_options(lang, job.options),
+        # in the keyboard's order: style, length, quality
+        "summary": describe_options(
+            lang, {o.name: job.options[o.name] for o in spec.options if o.name in job.options}
+        ),
         "model": spec.title,
         "wait": typical_wait(lang, job.model),
         "price": price_label(lang, price),
