@@ -108,6 +108,8 @@ async def test_a_small_photo_is_warned_about_and_the_model_it_does_not_fit_is_ma
         _, msg_id = await _options(tg, "waves", size=(240, 180))
         assert "This photo is small (240×180)" in _text(tg, msg_id)
         assert ["✅ Grok Imagine", "⚠️ HappyHorse 1.0"] == _labels(tg, msg_id)[0]
+        # choosing it anyway: the options say why it will not work, before any Generate
+        await _press_and_wait(tg, msg_id, "HappyHorse", "needs at least 300 px")
         # a normal photo: no warning, no mark
         _, other = await _options(tg, "waves", size=(960, 640))
         assert "small" not in _text(tg, other)

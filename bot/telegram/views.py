@@ -73,8 +73,10 @@ def options_view(
         total = "∞" if unlimited or scene.balance is None else str(scene.balance.total)
         text = t(lang, "options", prompt="\x00", balance=total, **fields)
     text = text.replace("\x00", prompt)
-    if min(job.photo_width, job.photo_height) < SMALL_PHOTO_PX:
-        width, height = job.photo_width, job.photo_height
+    width, height = job.photo_width, job.photo_height
+    if not fits(spec, width, height):  # said here, before Generate, not only in an alert
+        text += "\n\n" + _unfit_text(lang, spec, width, height)
+    elif min(width, height) < SMALL_PHOTO_PX:
         text += "\n\n" + t(lang, "photo_small_warning", width=width, height=height)
     layout = keyboards.OptionsLayout(
         job_id=job.id,
@@ -104,6 +106,18 @@ def fits(spec: ModelSpec, width: int, height: int) -> bool:
     ratio = max(width, height) / max(min(width, height), 1)
     too_long = spec.max_aspect is not None and ratio > spec.max_aspect
     return min(width, height) >= spec.min_side_px and not too_long
+
+
+def _unfit_text(lang: str, spec: ModelSpec, width: int, height: int) -> str:
+    if min(width, height) < spec.min_side_px:
+        return t(
+            lang, "photo_too_small", width=width, height=height, model=spec.title,
+            min_side=spec.min_side_px,
+        )  # fmt: skip
+    ratio = round(max(width, height) / max(min(width, height), 1), 2)
+    return t(
+        lang, "photo_too_elongated", ratio=ratio, model=spec.title, max_aspect=spec.max_aspect
+    )
 
 
 def typical_wait(lang: str, model: str) -> str:
