@@ -38,7 +38,7 @@ async def test_create_body_maps_options_and_polling_completes(
     ):
         photo_id, options_id = await open_options(tg, USER, "leaves swirl")
         offered = labels((tg.message(USER, options_id) or {}).get("reply_markup"))
-        assert "auto" not in offered  # aimlapi's aspect enum has no "auto"
+        assert "Auto" not in offered  # aimlapi's aspect enum has no "auto"
         assert {"6 s", "10 s", "15 s", "16:9", "1:1", "480p", "720p"} <= set(offered)
         started = await generate_on(tg, USER, photo_id, options_id, ["10 s", "1:1", "720p"])
         task = await aimlapi.wait_task()
