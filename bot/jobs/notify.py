@@ -122,7 +122,6 @@ async def finish(
     removed instead (the video, or the failure message, says it all).
     """
     ctx.media.release_job(job.id)
-    ctx.expanded.discard(job.id)
     if count:  # drafts cancelled before Generate are not jobs
         ctx.metrics.job_finished(job.model, job.provider, job.status.value)
         await record_outcome(ctx, job)

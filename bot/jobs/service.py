@@ -278,6 +278,7 @@ class JobService:
             "job %s reserved: user=%s model=%s price=%s", job.id, job.user_id, job.model, price
         )
         crash_point("reserved")
+        ctx.expanded.discard(job.id)  # not a draft any more
         ctx.metrics.credits("spent", reserved.price)
         return Reply(raw(lang, "generating_alert"), then=self._start(reserved))
 
