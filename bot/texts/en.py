@@ -13,7 +13,7 @@ EN: dict[str, str] = {
         "You can cancel while it is being made.\n\n"
         "If something fails you get your credits back. Photos: JPEG, PNG, WebP or HEIC, up to "
         "20 MB. In groups, start the caption with /video or mention me.\n"
-        "Commands: /balance, /jobs, /resend &lt;id&gt;, /language, /help."
+        "Commands: /balance, /jobs (with a button to get each video again), /language, /help."
     ),
     "balance": (
         "💳 <b>Your credits</b>\nToday: {daily} of {quota} (new ones in {reset_in})\n"
@@ -128,7 +128,7 @@ EN: dict[str, str] = {
     "jobs_empty": "You have no videos yet. Send a photo to make one.",
     "jobs_header": "<b>Your recent videos</b>",
     "jobs_line": "{n}. {prompt} · {status} · {when}",
-    "resend_usage": "Usage: /resend &lt;id&gt; (see /jobs).",
+    "resend_usage": "/jobs lists your videos with a ▶️ button to get each one again.",
     "resend_not_found": "I can't find a delivered video #{id} of yours.",
     "language_choose": "Choose your language:",
     "language_set": "Language set to English.",
