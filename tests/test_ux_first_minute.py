@@ -63,6 +63,10 @@ async def test_start_is_two_lines_and_a_tapped_idea_describes_the_next_photo(
         labels = [b["text"] for b in buttons(start.params["reply_markup"])]
         assert labels == ["😊 Smile and wave", "🌬 Wind in the hair", "🎥 Slow zoom in",
                           "🙂 Turn the head"]  # fmt: skip
+        # then a sample clip (a looping animation), rendered once and re-sent by file_id
+        first_clip = await tg.wait_call("sendAnimation")
+        assert first_clip.status == 200 and first_clip.files
+        assert first_clip.params["caption"] == raw("en", "sample_caption")
         start_id = next(
             int(m["message_id"]) for m in tg.bot_messages(USER) if "Hi!" in m.get("text", "")
         )
@@ -82,6 +86,9 @@ async def test_start_is_two_lines_and_a_tapped_idea_describes_the_next_photo(
         task = await evolink.wait_task()
         assert task.body["prompt"] == "the camera slowly zooms in"
         assert not [c for c in tg.calls_of("sendMessage") if "force_reply" in str(c.params)]
+        tg.user_command(USER, USER, "start")
+        again = await tg.wait_call("sendAnimation", lambda c: c.at > first_clip.at)
+        assert again.status == 200 and again.files == {}  # Telegram's copy, no new upload
 
 
 async def test_russian_start_and_jobs_in_moscow_time_with_send_again(

@@ -223,4 +223,5 @@ EN: dict[str, str] = {
         "video back. A few free credits every day."
     ),
     "need_description_alert": "✍️ First reply to this message with what should happen.",
+    "sample_caption": "🎬 A photo becomes a clip like this one.",
 }
