@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev demo run test lint bench clean
+.PHONY: install install-dev demo run test lint bench screenshots clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,14 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/bench_render.py
+
+# Phone-sized pictures of three conversations (docs/screenshots/); needs Debian's chromium and
+# an emoji font, installed here when missing. SUFFIX=_before names the files of a "before" run.
+screenshots: install-dev
+	command -v chromium >/dev/null || apt-get install -y chromium
+	fc-list | grep -qi 'color emoji' || apt-get install -y fonts-noto-color-emoji
+	$(BIN)/python -m bot.demo.screenshots docs/screenshots $(SUFFIX)
+	rm -f docs/screenshots/*.html
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-output .pytest_cache .mypy_cache .ruff_cache

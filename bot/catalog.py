@@ -61,7 +61,7 @@ class ModelSpec:
 
 GROK_TITLE = "Grok Imagine"
 HAPPYHORSE_TITLE = "HappyHorse 1.0"
-LOCAL_TITLE = "Pan & zoom (local)"
+LOCAL_TITLE = "Pan & zoom"  # "(local)" meant nothing to users
 
 ASPECT_RATIOS = ("auto", "16:9", "9:16", "1:1", "4:3", "3:4")
 

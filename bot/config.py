@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 from pydantic import (
@@ -130,6 +131,10 @@ class Settings(BaseSettings):
     referral_bonus: int = Field(0, ge=0, le=1000, description="an integer from 0 to 1000")
     paysupport_text: str | None = Field(None, max_length=4000, description="a text")
     terms_text: str | None = Field(None, max_length=4000, description="a text")
+    spicy_in_groups: bool = Field(False, description=_BOOL)
+    display_timezone: str | None = Field(
+        None, description="an IANA time zone such as Europe/Berlin"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -288,6 +293,19 @@ class Settings(BaseSettings):
                 f"expected a logging level name (DEBUG, INFO, WARNING, ERROR), got {value!r}"
             )
         return name
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone such as Europe/Berlin, got {value!r}"
+            ) from None
+        return value.strip()
 
     @field_validator("prices_file")
     @classmethod

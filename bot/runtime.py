@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.constants import FileSizeLimit, ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
@@ -39,6 +39,7 @@ from bot.storage import Database, JobStore, Ledger
 from bot.storage.stats import in_flight_counts
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
+from bot.telegram.profile import publish_profile
 from bot.web import WebDeps, create_web_app
 from handlers import payments as payment_handlers
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
@@ -46,21 +47,6 @@ from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 log = logging.getLogger(__name__)
 
 STARTUP_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 15.0)
-
-COMMANDS = [
-    ("start", "What this bot does"),
-    ("help", "How to use it"),
-    ("balance", "Credits left today"),
-    ("jobs", "Your recent videos"),
-    ("language", "Change the language"),
-]
-# issue 15: shown only when CREDIT_PACKS sells something; Telegram asks payment bots for the
-# last two.
-PAYMENT_COMMANDS = [
-    ("buy", "Buy credits with Telegram Stars"),
-    ("paysupport", "Help with a payment"),
-    ("terms", "Terms of purchase"),
-]
 
 
 class BotRuntime:
@@ -107,6 +93,7 @@ class BotRuntime:
             deadline_floor_s=s.job_deadline_floor_s, max_upload_bytes=int(upload_limit),
             media_ttl_s=s.media_ttl_s, provider_limits=s.limits(),
             provider_low_balance=s.provider_low_balance, credit_packs=s.credit_packs,
+            spicy_in_groups=s.spicy_in_groups,
         )  # fmt: skip
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,
@@ -125,6 +112,7 @@ class BotRuntime:
         app.bot_data[CONFIG_KEY] = HandlerConfig(
             admin_ids=s.admin_user_ids, group_mode=s.group_mode,
             allowed_chat_ids=s.allowed_chat_ids, daily_quota=s.daily_quota,
+            display_timezone=s.display_timezone,
         )  # fmt: skip
         user_store = UserStore(self.db)
         app.bot_data["users"] = user_store
@@ -287,11 +275,7 @@ class BotRuntime:
 
     async def _set_commands(self) -> None:
         assert self.app is not None
-        try:
-            commands = COMMANDS + (PAYMENT_COMMANDS if self.settings.credit_packs else [])
-            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in commands])
-        except TelegramError as exc:
-            log.info("setMyCommands failed (not fatal): %s", exc)
+        await publish_profile(self.app.bot, payments=bool(self.settings.credit_packs))
 
     async def readiness(self) -> dict[str, bool]:
         try:

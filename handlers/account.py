@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import html
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from telegram import Update
+from telegram import Message, Update
 
+from bot.models import Job
+from bot.telegram import keyboards
 from bot.telegram.messenger import Target
-from bot.texts import raw, t
-from handlers.context import Context, lang, service, thread_of
+from bot.texts import cut, date_label, raw, t
+from handlers.context import Context, config, lang, service, thread_of
 from handlers.payments import balance_extras
+
+PROMPT_SNIPPET = 40  # characters of the description shown per line of /jobs
+LANGUAGE_ZONES = {"ru": "Europe/Moscow"}  # where most speakers of the language live
 
 
 async def balance(update: Update, context: Context) -> None:
@@ -41,7 +48,8 @@ async def balance(update: Update, context: Context) -> None:
 
 
 async def jobs(update: Update, context: Context) -> None:
-    """The user's recent jobs with their state."""
+    """The user's recent videos: a short numbered list with the description and a date in
+    their time zone, and a "Send again" button under it for each delivered video."""
     msg, user = update.effective_message, update.effective_user
     if msg is None or user is None:
         return
@@ -50,15 +58,42 @@ async def jobs(update: Update, context: Context) -> None:
     if not recent:
         await msg.reply_text(t(language, "jobs_empty"))
         return
-    models = service(context).models
+    zone = display_zone(language, config(context).display_timezone)
     lines = [t(language, "jobs_header")]
-    for job in recent:
-        when = datetime.fromtimestamp(job.created_at, UTC).strftime("%m-%d %H:%M UTC")
-        title = models[job.model].title if job.model in models else job.model
+    resend: list[tuple[int, int]] = []
+    for number, job in enumerate(recent, start=1):
+        when = date_label(language, datetime.fromtimestamp(job.created_at, zone))
+        if zone.key == "UTC":
+            when += " UTC"
         status = raw(language, f"status_word_{job.status.value}")
-        key, seed = ("jobs_line_seed", {"seed": job.seed}) if job.seed else ("jobs_line", {})
-        lines.append(t(language, key, id=job.id, status=status, model=title, when=when, **seed))
-    await msg.reply_text("\n".join(lines))
+        prompt = "\x00" if job.prompt.strip() else raw(language, "jobs_no_prompt")
+        line = t(language, "jobs_line", n=number, status=status, when=when, prompt=prompt)
+        if job.seed is not None:  # issue 11: the seed that "Again, same seed" reuses
+            line += t(language, "jobs_seed", seed=job.seed)
+        lines.append(line.replace("\x00", html.escape(cut(job.prompt.strip(), PROMPT_SNIPPET))))
+        if job.video_file_id:
+            resend.append((number, job.id))
+    await msg.reply_text(
+        "\n".join(lines), reply_markup=keyboards.resend_keyboard(language, resend)
+    )
+
+
+def display_zone(language: str, configured: str | None) -> ZoneInfo:
+    """DISPLAY_TIMEZONE when set; otherwise Moscow time for Russian speakers, UTC for others."""
+    if configured:
+        return ZoneInfo(configured)
+    return ZoneInfo(LANGUAGE_ZONES.get(language, "UTC"))
+
+
+async def on_resend_button(update: Update, context: Context, job: Job) -> None:
+    """ "▶️ Send again" under /jobs: the video again, in the chat where the button was pressed."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    language = lang(update, context)
+    thread = query.message.message_thread_id if isinstance(query.message, Message) else None
+    target = Target(query.message.chat.id, thread, None)
+    sent = await service(context).resend(job.user_id, job.id, target)
+    await query.answer(None if sent else raw(language, "resend_gone"))
 
 
 async def resend(update: Update, context: Context) -> None:

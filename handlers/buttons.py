@@ -8,6 +8,7 @@ from bot.jobs.service import JobService, Reply
 from bot.models import Job
 from bot.telegram import keyboards
 from bot.texts import raw
+from handlers import account, start
 from handlers import language as language_handlers
 from handlers.context import Context, lang, service
 
@@ -22,6 +23,9 @@ async def on_button(update: Update, context: Context) -> None:
     if action is not None and action.verb == "l" and action.args:
         await language_handlers.on_language_button(update, context, action.args[0])
         return
+    if action is not None and action.verb == "t" and action.args:  # a /start preset
+        await start.on_preset_button(update, context, action.args[0])
+        return
     svc = service(context)
     job = await svc.job(action.job_id) if action else None
     if action is None or job is None:
@@ -33,6 +37,9 @@ async def on_button(update: Update, context: Context) -> None:
     if job.status_message_id is None and query.message is not None:
         # A crash came between sending this message and recording it: it is the status message.
         job = await svc.adopt_status_message(job, query.message.message_id)
+    if action.verb == "s":  # /jobs: send a video again, here
+        await account.on_resend_button(update, context, job)
+        return
     reply = await _dispatch(svc, job, action)
     await query.answer(reply.text, show_alert=reply.alert)
     if reply.then is not None:
@@ -49,10 +56,12 @@ async def _dispatch(svc: JobService, job: Job, action: keyboards.Action) -> Repl
             return await svc.generate(job)
         case "x", ():
             return await svc.cancel(job)
+        case "e", ():
+            return await svc.expand(job)
         case ("r", ()) | ("a", ()):
             return await svc.again(job, generate=True)
         case "c", ():
             return await svc.again(job, generate=False)
-        case "s", ():  # issue 11: "Again, same seed"
+        case "d", ():  # issue 11: "Again, same seed"
             return await svc.again(job, generate=True, same_seed=True)
     return Reply(raw(job.language, "stale_button"))

@@ -25,6 +25,7 @@ class HandlerConfig:
     allowed_chat_ids: frozenset[int] = frozenset()
     daily_quota: int = 5
     languages: dict[int, str] = field(default_factory=dict)
+    display_timezone: str | None = None  # DISPLAY_TIMEZONE; unset: per language (see account)
 
 
 def service(context: Context) -> JobService:

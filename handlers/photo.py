@@ -51,6 +51,7 @@ from bot.jobs.service import PhotoInput
 from bot.telegram.messenger import MAX_PHOTO_DOWNLOAD
 from bot.texts import t
 from handlers.context import Context, config, lang, service, thread_of
+from handlers.start import take_preset
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +206,7 @@ async def _start(
     if media.size is not None and media.size > MAX_PHOTO_DOWNLOAD:
         await _answer(msg, t(language, "photo_too_big_file"))
         return
+    prompt = prompt or take_preset(context)  # a description tapped under /start
     await service(context).new_draft(
         PhotoInput(
             user_id=user.id,
@@ -216,6 +218,7 @@ async def _start(
             prompt=prompt,
             language=language,
             from_album=from_album,
+            owner_name=user.first_name,
         )
     )
 

@@ -44,7 +44,7 @@ TERMINAL = frozenset({"delivered", "failed", "cancelled", "expired"})
 MAX_TRIES = 50  # a safety net: each retry needs a process that died holding the update
 _CALLBACK_JOB = re.compile(r"/callbacks/evolink/(\d+)-")
 _FAILURE_TEXT = re.compile(r"Failed:|Took too long")
-_BALANCE = re.compile(r"Today: (-?\d+) of \d+.*Granted: (-?\d+).*now: (-?\d+)", re.DOTALL)
+_BALANCE = re.compile(r"Today: (-?\d+) of \d+.*Gift credits: (-?\d+).*now: (-?\d+)", re.DOTALL)
 
 Json = dict[str, Any]
 

@@ -207,7 +207,13 @@ async def choose(tg: FakeBotApi, message_id: int, label: str, user: int = USER) 
     """Press an option button and wait until the keyboard shows it selected."""
     await press(tg, user, user, message_id, label)
     try:
-        await tg.wait_until(lambda: f"✅ {label}" in markup_of(tg, message_id, user))
+        # "720p" is shown as "✅ HD 720p": the chosen button starts with ✅ and names the value
+        await tg.wait_until(
+            lambda: (
+                re.search(rf"✅ [^']*{re.escape(label)}", markup_of(tg, message_id, user))
+                is not None
+            )
+        )
     except TimeoutError:
         raise AssertionError(f"{label!r} never showed as chosen") from None
 

@@ -9,6 +9,8 @@ Waits are always on events (a recorded call, a request, a state), never on sleep
 from __future__ import annotations
 
 import asyncio
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +135,14 @@ def short_provider_timeout(monkeypatch: pytest.MonkeyPatch, read_s: float = 1.0)
 
 
 def _label(button: Json) -> str:
-    return str(button["text"]).removeprefix("✅ ").strip()
+    """The value a button names: without the ✅ mark, a leading emoji ("🔞 Spicy"), what it adds
+    to the price ("10 s +1") or the quality's plain word ("HD 720p")."""
+    text = str(button["text"]).removeprefix("✅ ").strip()
+    first, _, rest = text.partition(" ")
+    if rest and all(unicodedata.category(c) in ("So", "Mn") or c == "\ufe0f" for c in first):
+        text = rest
+    text = re.sub(r" \+\d+$", "", text)
+    return re.sub(r"^(?:SD|HD|Full HD) (\d+p)$", r"\1", text)
 
 
 def labels(markup: Json | None) -> list[str]:
@@ -158,7 +167,7 @@ async def choose(tg: FakeBotApi, chat_id: int, user: int, message_id: int, text:
 
     def selected() -> bool:
         markup = (tg.message(chat_id, message_id) or {}).get("reply_markup")
-        return any(b["text"] == f"✅ {text}" for b in buttons(markup))
+        return any(b["text"].startswith("✅") and _label(b) == text for b in buttons(markup))
 
     await tg.wait_until(selected)
 

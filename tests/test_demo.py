@@ -60,12 +60,12 @@ def test_demo_delivers_a_playable_video_and_prints_the_conversation(tmp_path: Pa
     assert "👤 you: /start" in text
     assert "👤 you: [photo 960×640] the camera glides" in text
     assert "🤖 bot: 🎬 Video options" in text
-    assert "[ ✅ 5 s ] [ 10 s ]  [ ▶️ Generate · 1 credit ] [ ✖️ Cancel ]" in text
+    assert "[ ✅ 5 s ] [ 10 s ]  [ ▶️ Generate · 1 credit ]  [ ✖️ Cancel ]" in text
     assert "👤 you: presses [ ▶️ Generate · 1 credit ]" in text
     assert "edits its message: 🎨 Generating" in text
     assert f"rendering {progress_bar(100)}" in text
     assert "🤖 bot: 🎞️ [video 720×480, 5 s," in text
-    assert "Done! Your video is above." in text
+    assert "Done! The video is below." in text
     assert f"✅ video received: {videos[0].resolve()}" in text
     assert "h264 + audio" in text and "wall time" in text
     assert "<b>" not in text  # HTML is shown as a person reads it

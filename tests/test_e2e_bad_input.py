@@ -103,4 +103,4 @@ async def test_start_help_and_balance(tg: FakeBotApi, start_bot: BotFactory) -> 
         assert "photo" in start.params["text"].lower()
         tg.user_command(USER, USER, "balance")
         balance = await tg.wait_call("sendMessage", lambda c: "Today:" in c.params["text"])
-        assert "5 of 5" in balance.params["text"] and "resets" in balance.params["text"]
+        assert "5 of 5" in balance.params["text"] and "new ones in" in balance.params["text"]

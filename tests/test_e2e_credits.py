@@ -189,7 +189,7 @@ async def test_a_refund_after_midnight_gives_the_credit_back_on_the_new_day(
         await wait_text(tg, msg_id, "Generating")
         clock.now = DAY2_EARLY
         evolink.fail(task.id)  # fails (and is refunded) on day 2
-        await wait_text(tg, msg_id, "refunded")
+        await tg.wait_call("sendMessage", lambda c: "refunded" in c.params["text"])
         assert runtime.ctx is not None
         bal = await runtime.ctx.ledger.balance(USER)
         assert (bal.daily, bal.granted) == (3, 0)  # today's 2 plus the returned 1

@@ -133,11 +133,11 @@ async def test_provider_failure_tells_the_user_and_refunds(
         task = await evolink.wait_task()
         evolink.fail(task.id, "content_policy_violation", "Content policy violation.")
         failed = await tg.wait_call(
-            "sendMessage", lambda c: "content policy" in c.params.get("text", "").lower()
+            "sendMessage", lambda c: "content rules" in c.params.get("text", "").lower()
         )
         assert failed.params["reply_parameters"]["message_id"] == photo_id
         assert "refunded" in failed.params["text"]
-        assert "Try again" in str(failed.params.get("reply_markup"))
+        assert "New description" in str(failed.params.get("reply_markup"))
         assert await ledger_kinds(runtime, USER) == ["allowance", "reserve", "refund"]
         assert runtime.ctx is not None
         assert (await runtime.ctx.ledger.balance(USER)).total == 5

@@ -184,7 +184,7 @@ async def test_forum_topic_is_kept_for_every_message_of_the_job(
         assert failing.body["prompt"] == "waves"
         evolink.fail(failing.id, "content_policy_violation", "Content policy violation.")
         await tg.wait_call(
-            "sendMessage", lambda c: "Try again" in str(c.params.get("reply_markup"))
+            "sendMessage", lambda c: "New description" in str(c.params.get("reply_markup"))
         )
         sent = [*_sent_to(tg, GROUP), *_sent_to(tg, GROUP, "sendVideo")]
         assert len(sent) == 5  # options, question, video, options, failure
@@ -220,9 +220,17 @@ async def test_only_the_owner_can_press_change_the_prompt_and_pay(
         assert alert.params["text"] == raw("en", "not_your_button")
         # a stranger's reply to the options message is ignored; the owner's changes the prompt
         _group_text(tg, OTHER_USER, "hijacked prompt", reply_to=msg_id)
+        await press(tg, GROUP, USER, msg_id, "Options")  # groups fold the options behind a tap
+        await tg.wait_until(
+            lambda: "10 s" in str((tg.message(GROUP, msg_id) or {}).get("reply_markup"))
+        )
         await press(tg, GROUP, USER, msg_id, "10 s")  # handled after the stranger's reply
-        edited = await tg.wait_call("editMessageText", lambda c: c.params["message_id"] == msg_id)
-        assert "✅ 10 s" in str(edited.params["reply_markup"])
+        edited = await tg.wait_call(
+            "editMessageText",
+            lambda c: (
+                c.params["message_id"] == msg_id and "✅ 10 s" in str(c.params["reply_markup"])
+            ),
+        )
         assert "make it snow" in edited.params["text"] and "hijacked" not in edited.params["text"]
         _group_text(tg, USER, "make it snow harder", reply_to=msg_id)
         await tg.wait_call(
@@ -243,9 +251,9 @@ async def test_only_the_owner_can_press_change_the_prompt_and_pay(
         video = await tg.wait_call("sendVideo", timeout=20)
         assert video.params["chat_id"] == GROUP
         assert video.params["reply_parameters"]["message_id"] == photo["message_id"]
-        # the status message turns "done" once the job is settled
+        # in a group the status message is removed once the job is settled (the video says it)
         await tg.wait_call(
-            "editMessageText", lambda c: c.params["message_id"] == msg_id and c.at > video.at
+            "deleteMessage", lambda c: c.params["message_id"] == msg_id and c.at > video.at
         )
         assert all("hijacked" not in c.params["text"] for c in tg.calls_of("editMessageText"))
         ledger = await _ledger(runtime)

@@ -244,12 +244,15 @@ async def test_jobs_lists_recent_jobs_and_resend_reuses_the_file_id(
             "sendMessage", lambda c: "Your recent videos" in c.params.get("text", "")
         )
         lines = listing.params["text"].splitlines()[1:]
-        assert [line.split(" · ")[:3] for line in lines] == [
-            [f"#{failed.id}", "failed", "Grok Imagine"],
-            [f"#{delivered.id}", "delivered", "Grok Imagine"],
-        ]  # newest first, drafts not listed
+        assert [line.split(" · ")[:2] for line in lines] == [
+            ["1. fire", "failed"],
+            ["2. waves", "delivered"],
+        ]  # newest first, numbered per user, drafts not listed
         assert all(line.endswith("UTC") for line in lines)
-        assert f"#{draft.id}" not in listing.params["text"]
+        assert "only a draft" not in listing.params["text"] and draft.id
+        # one "Send again" button, for the delivered video only
+        assert [b["text"] for row in listing.params["reply_markup"]["inline_keyboard"]
+                for b in row] == ["▶️ Send again · 2"]  # fmt: skip
 
         [video_msg] = video_message_ids(tg)
         file_id = tg.message(USER, video_msg)["video"]["file_id"]  # type: ignore[index]

@@ -1,4 +1,4 @@
-"""A photo without a caption on a model whose prompt is optional: "No prompt" generates."""
+"""A photo without a caption on a model whose prompt is optional: Generate works without one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import buttons, options_message_id, press, send_photo_and_get_options
 
 
-async def test_no_prompt_is_offered_for_happyhorse_and_sends_no_prompt(
+async def test_happyhorse_generates_without_a_prompt_from_the_one_paying_button(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
 ) -> None:
     async with start_bot():
@@ -16,13 +16,13 @@ async def test_no_prompt_is_offered_for_happyhorse_and_sends_no_prompt(
         ask = await tg.wait_call("sendMessage", lambda c: "force_reply" in str(c.params))
         assert "prompt" in ask.params["text"].lower() or "video" in ask.params["text"].lower()
         msg_id = options_message_id(tg, USER, options)
-        labels = [b["text"] for b in buttons((tg.message(USER, msg_id) or {})["reply_markup"])]
-        assert "No prompt" not in labels  # grok needs a prompt
         await press(tg, USER, USER, msg_id, "HappyHorse")
         await tg.wait_until(
-            lambda: "No prompt" in str((tg.message(USER, msg_id) or {}).get("reply_markup", {}))
+            lambda: "the model decides" in (tg.message(USER, msg_id) or {}).get("text", "")
         )
-        await press(tg, USER, USER, msg_id, "No prompt")
+        labels = [b["text"] for b in buttons((tg.message(USER, msg_id) or {})["reply_markup"])]
+        assert [label for label in labels if "credit" in label] == ["▶️ Generate · 2 credits"]
+        await press(tg, USER, USER, msg_id, "Generate")
         create = await evolink.wait_request("/v1/videos/generations")
         assert create.json["model"] == "happyhorse-1.0-image-to-video"
         assert "prompt" not in create.json

@@ -41,7 +41,7 @@ async def run_job(tg: FakeBotApi, evolink: EvolinkFake, *, fail: bool) -> None:
     if fail:
         evolink.fail(created.id, "content_policy_violation", "no")
         await tg.wait_until(
-            lambda: any("content policy" in c.params.get("text", "").lower()
+            lambda: any("content rules" in c.params.get("text", "").lower()
                         for c in tg.calls_of("sendMessage"))
         )  # fmt: skip
     else:

@@ -216,7 +216,7 @@ async def test_no_caption_asks_with_force_reply_and_the_reply_becomes_the_prompt
         sent = tg.user_photo(USER, USER, make_sample_photo(), None)
         options = await _options_for(tg, USER, sent["message_id"])
         msg_id = options_message_id(tg, USER, options)
-        assert raw("en", "no_prompt") in options.params["text"]
+        assert raw("en", "prompt_needed") in options.params["text"]
         ask = await tg.wait_call("sendMessage", lambda c: "force_reply" in str(c.params))
         assert ask.params["reply_markup"]["force_reply"] is True
         assert ask.params["text"] == t("en", "ask_prompt")  # grok needs a prompt

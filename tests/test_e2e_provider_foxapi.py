@@ -41,7 +41,7 @@ async def test_create_body_maps_options_and_polling_completes(
     ):
         photo_id, options_id = await open_options(tg, USER, "rain falls")
         offered = labels((tg.message(USER, options_id) or {}).get("reply_markup"))
-        assert offered[:9] == ["6 s", "10 s", "15 s", "auto", "16:9", "9:16", "1:1", "4:3", "3:4"]
+        assert offered[:9] == ["6 s", "10 s", "15 s", "Auto", "16:9", "9:16", "1:1", "4:3", "3:4"]
         assert offered[9:11] == ["480p", "720p"] and "Fun" not in offered
         started = await generate_on(tg, USER, photo_id, options_id, ["15 s", "9:16", "720p"])
         task = await foxapi.wait_task()

@@ -388,7 +388,9 @@ async def test_grant_adds_credits_that_show_in_balance(
         ]  # fmt: skip
         assert rows[0]["note"] == f"admin {ADMIN}"
         balance = await command(tg, OTHER_USER, "/balance")
-        assert "Granted: 7" in balance.params["text"] and "<b>12</b>" in balance.params["text"]
+        assert (
+            "Gift credits: 7" in balance.params["text"] and "<b>12</b>" in balance.params["text"]
+        )
         assert runtime.app is not None
         metrics = runtime.app.bot_data["metrics"]
         assert b"p2v_credits_granted_total 7.0" in metrics.exposition()

@@ -46,6 +46,7 @@ class JobSettings:
     )
     provider_low_balance: float = 0.0  # alert the admins below this provider balance (0: never)
     credit_packs: tuple[tuple[int, int], ...] = ()  # issue 15: (credits, stars); () = no Stars
+    spicy_in_groups: bool = False  # SPICY_IN_GROUPS: offer the 18+ style in groups
 
 
 @dataclass
@@ -69,6 +70,12 @@ class JobContext:
     recent_outcomes: list[bool] = field(default_factory=list)  # True = failed on our side
     # issue 15: called with the user id after each delivered video (the referral bonus)
     on_delivered: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
+    # Shown to people, kept in memory only (a restart merely drops them): the first name of each
+    # user who asked for a video (groups name the job's owner), group option keyboards unfolded
+    # with a tap, and who has seen the 18+ notice of the Spicy style.
+    display_names: dict[int, str] = field(default_factory=dict)
+    expanded: set[int] = field(default_factory=set)
+    spicy_told: set[int] = field(default_factory=set)
 
     def status_lock(self, job_id: int) -> asyncio.Lock:
         """Held while a job's status message is edited: edits never overtake each other."""

@@ -12,6 +12,7 @@ from bot.models import Job, JobStatus
 from bot.storage.jobs import Credit
 from bot.telegram import views
 from bot.telegram.messenger import Target
+from bot.texts import t
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,26 @@ def target_of(job: Job) -> Target:
     return Target(job.chat_id, job.thread_id, job.photo_message_id)
 
 
+def in_group(job: Job) -> bool:
+    return job.chat_id < 0  # group and supergroup ids are negative, private chats positive
+
+
+def owner_name(ctx: JobContext, job: Job) -> str:
+    """Whose job this is, as the group knows them (after a restart: "someone")."""
+    return ctx.display_names.get(job.user_id) or t(job.language, "someone")
+
+
+async def delete_message(ctx: JobContext, chat_id: int, message_id: int) -> bool:
+    """Remove a helper message (through the Telegram seam; a failure is only logged)."""
+    return await ctx.messenger.delete(chat_id, message_id)
+
+
+async def remove_question(ctx: JobContext, job: Job) -> None:
+    """In groups, the prompt question goes once it is answered or its draft is over."""
+    if in_group(job) and job.ask_message_id is not None:
+        await delete_message(ctx, job.chat_id, job.ask_message_id)
+
+
 async def refresh_status(ctx: JobContext, job: Job, *, force: bool, refunded: int = 0) -> None:
     """Edit the job's status message to match its current state (throttled unless forced).
 
@@ -36,7 +57,10 @@ async def refresh_status(ctx: JobContext, job: Job, *, force: bool, refunded: in
         if current is None or current.status.is_terminal:
             return  # `finish` owns the status message from now on
         job = current
-        text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
+        owner = owner_name(ctx, job) if in_group(job) else None
+        text = views.status_text(
+            job, title_of(ctx, job), refunded=refunded, now=ctx.clock(), owner=owner
+        )
         markup = views.status_markup(job)
         if job.status_message_id is None:
             message_id = await ctx.messenger.send_text(target_of(job), text, markup=markup)
@@ -84,7 +108,13 @@ async def fail_job(
 async def finish(
     ctx: JobContext, job: Job, *, refunded: int, notify: bool, count: bool = True
 ) -> None:
-    """After a terminal state: update the status message, tell the user, free the photo."""
+    """After a terminal state: end the status message, tell the user once, free the photo.
+
+    One message per moment: a failure is explained once, in a new message (an edit does not
+    notify a user who looked away) with the buttons that fit its cause, and the status message
+    above it becomes a short pointer. In groups finished status messages and questions are
+    removed instead (the video, or the failure message, says it all).
+    """
     ctx.media.release_job(job.id)
     if count:  # drafts cancelled before Generate are not jobs
         ctx.metrics.job_finished(job.model, job.provider, job.status.value)
@@ -93,13 +123,21 @@ async def finish(
     markup = views.status_markup(job)
     if job.status_message_id is not None:
         async with ctx.status_lock(job.id):  # after any progress edit still in flight
-            await ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=None)
+            if in_group(job) and (notify or job.status in _GONE_IN_GROUPS):
+                await delete_message(ctx, job.chat_id, job.status_message_id)
+            else:
+                final = views.failure_pointer(job) if notify else text
+                await ctx.messenger.edit(job.chat_id, job.status_message_id, final, markup=None)
         ctx.messenger.forget(job.chat_id, job.status_message_id)
         ctx.status_locks.pop(job.id, None)
+    await remove_question(ctx, job)
     if notify:
-        # A new message, not only an edit: an edit does not notify a user who looked away.
         await ctx.messenger.send_text(target_of(job), text, markup=markup)
     await ctx.store.set_fields(job.id, {job.status}, told_at=ctx.clock())
     if job.status is JobStatus.DELIVERED:
         for hook in ctx.on_delivered:  # issue 15: the referral bonus
             await hook(job.user_id)
+
+
+# Group messages that only said where a job stood: gone once it is over.
+_GONE_IN_GROUPS = frozenset({JobStatus.DELIVERED, JobStatus.CANCELLED})

@@ -17,7 +17,7 @@ from typing import Any
 from bot.catalog import ModelSpec
 from bot.faults import crash_point
 from bot.jobs.context import JobContext
-from bot.jobs.notify import finish, refresh_status
+from bot.jobs.notify import finish, owner_name, refresh_status, remove_question
 from bot.jobs.runner import JobRunner
 from bot.media.photos import MAX_DECODING_INTAKES, PhotoProblem, PhotoRejected, prepare_photo
 from bot.models import ACTIVE_STATUSES, Job, JobStatus
@@ -60,6 +60,7 @@ class PhotoInput:
     language: str
     from_album: bool = False
     retry_of: int | None = None  # the job a Try again / Again / Change options started from
+    owner_name: str = ""  # the requester's first name: groups say whose job it is
 
 
 class JobService:
@@ -122,6 +123,8 @@ class JobService:
         """Check the photo and show the options message; refuse clearly before any charge."""
         ctx, lang = self.ctx, photo.language
         target = Target(photo.chat_id, photo.thread_id, photo.message_id)
+        if photo.owner_name:
+            ctx.display_names[photo.user_id] = photo.owner_name
         try:
             data = await ctx.messenger.download_photo(photo.file_id, photo.file_size)
             async with self._decoding:
@@ -160,7 +163,7 @@ class JobService:
         ask_id = await self.ctx.messenger.send_text(
             Target(job.chat_id, job.thread_id, job.photo_message_id),
             t(job.language, key),
-            markup=prompt_question_markup("…"),
+            markup=prompt_question_markup(raw(job.language, "prompt_placeholder")),
         )
         await self.ctx.store.update_draft(job.id, ask_message_id=ask_id)
 
@@ -168,6 +171,7 @@ class JobService:
         updated = await self.ctx.store.update_draft(job.id, prompt=prompt.strip()[:5000])
         if updated is not None:
             await self.show_options(updated)
+            await remove_question(self.ctx, updated)  # answered: groups stay tidy
 
     async def show_options(self, job: Job) -> None:
         if job.status_message_id is None:
@@ -176,13 +180,33 @@ class JobService:
         await self.ctx.messenger.edit(job.chat_id, job.status_message_id, text, markup=markup)
 
     async def _options_view(self, job: Job) -> tuple[str, Keyboard]:
-        balance = None if self.ctx.is_admin(job.user_id) else await self.balance(job.user_id)
-        text, markup = views.options_view(job, self.models, self.price(job), balance)
+        ctx = self.ctx
+        admin = ctx.is_admin(job.user_id)
+        group = job.chat_id < 0
+
+        def price_of(model: str, options: dict[str, str]) -> int:
+            return 0 if admin else ctx.prices.price(model, options)
+
+        scene = views.OptionsScene(
+            price_of=price_of,
+            balance=None if admin or group else await self.balance(job.user_id),
+            owner=owner_name(ctx, job) if group else None,
+            spicy_allowed=not group or ctx.settings.spicy_in_groups,
+            expanded=job.id in ctx.expanded,
+        )
+        text, markup = views.options_view(job, self.models, scene)
         # issue 11: told before paying when the prompt would reach an English-only provider
-        if english_only_warning(self.ctx.registry.candidates(job.model, job.options), job.prompt):
+        if english_only_warning(ctx.registry.candidates(job.model, job.options), job.prompt):
             note = t(job.language, "english_only_note", model=self.models[job.model].title)
             text = f"{text}\n\n{note}"
         return text, markup
+
+    async def expand(self, job: Job) -> Reply:
+        """Groups: unfold the options behind "⚙️ Options"."""
+        if job.status is not S.DRAFT:
+            return Reply(raw(job.language, "stale_button"))
+        self.ctx.expanded.add(job.id)
+        return Reply(then=self.show_options(job))
 
     def _first_fitting_model(self, width: int, height: int) -> str:
         for key, spec in self.models.items():
@@ -199,7 +223,8 @@ class JobService:
                 return Reply(raw(job.language, "stale_button"))
             if value == job.model:
                 return Reply()
-            options = self.models[value].normalise(job.options)
+            # The new model's own defaults: a kept 720p would double the price unseen.
+            options = self.models[value].defaults()
             updated = await self.ctx.store.update_draft(job.id, model=value, options=options)
         else:
             spec = self.models.get(job.model)
@@ -208,9 +233,16 @@ class JobService:
                 return Reply(raw(job.language, "stale_button"))
             if job.options.get(name) == value:
                 return Reply()  # already chosen: nothing to redraw
+            spicy = (name, value) == views.SPICY
+            if spicy and job.chat_id < 0 and not self.ctx.settings.spicy_in_groups:
+                return Reply(raw(job.language, "stale_button"))  # not offered here: forged
             updated = await self.ctx.store.update_draft(
                 job.id, options={**job.options, name: value}
             )
+            if spicy and job.user_id not in self.ctx.spicy_told and updated is not None:
+                self.ctx.spicy_told.add(job.user_id)
+                notice = raw(job.language, "spicy_notice")
+                return Reply(notice, alert=True, then=self.show_options(updated))
         return Reply(then=self.show_options(updated) if updated is not None else None)
 
     # ---- generate / cancel / retry ------------------------------------------------------
@@ -228,8 +260,10 @@ class JobService:
         if ctx.media.path_for_job(job.id) is None:
             return Reply(raw(lang, "stale_button"), alert=True)  # the photo expired (MEDIA_TTL_S)
         if spec.prompt_required and not job.prompt:
-            await self.ask_prompt(job)
-            return Reply(t(lang, "ask_prompt"), alert=True)
+            # Asked once, with the photo; the options message says it is needed.
+            if job.ask_message_id is None:
+                await self.ask_prompt(job)
+            return Reply(raw(lang, "need_description_alert"), alert=True)
         price = self.price(job)
         outcome, reserved = await ctx.store.reserve(
             job.id, user_id=job.user_id, price=price, max_active=ctx.settings.max_active,
@@ -251,6 +285,7 @@ class JobService:
             "job %s reserved: user=%s model=%s price=%s", job.id, job.user_id, job.model, price
         )
         crash_point("reserved")
+        ctx.expanded.discard(job.id)  # not a draft any more
         ctx.metrics.credits("spent", reserved.price)
         return Reply(raw(lang, "generating_alert"), then=self._start(reserved))
 
@@ -319,6 +354,7 @@ class JobService:
             PhotoInput(
                 job.user_id, job.chat_id, job.thread_id, job.photo_message_id, job.photo_file_id,
                 None, job.prompt, job.language, retry_of=job.id,
+                owner_name=self.ctx.display_names.get(job.user_id, ""),
             )
         )  # fmt: skip
         if draft is None:

@@ -134,7 +134,10 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
             duration=max(1, round(prepared.duration_s)),
             thumbnail=prepared.thumbnail,
             markup=keyboards.with_same_seed(
-                keyboards.delivered_keyboard(job.language, job.id), job.language, job.id, job.seed
+                keyboards.delivered_keyboard(job.language, job.id, job.price),
+                job.language,
+                job.id,
+                job.seed,
             ),
         )
     except BadRequest as exc:

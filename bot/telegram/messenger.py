@@ -82,6 +82,14 @@ class TelegramMessenger:
         except TelegramError as exc:
             raise PhotoDownloadFailed(type(exc).__name__) from exc
 
+    async def delete(self, chat_id: int, message_id: int) -> bool:
+        """Remove a helper message; one that is already gone (or too old to delete) is no loss."""
+        try:
+            return await self.bot.delete_message(chat_id, message_id)
+        except TelegramError as exc:
+            log.info("deleting message %s in chat %s failed: %s", message_id, chat_id, exc)
+            return False
+
     async def send_text(
         self, target: Target, text: str, *, markup: InlineKeyboardMarkup | ForceReply | None = None
     ) -> int | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
@@ -11,7 +13,7 @@ from bot.catalog import ModelSpec
 from bot.models import ErrorKind, Job, JobStatus
 from bot.storage import Balance
 from bot.telegram import keyboards
-from bot.texts import credits_label, cut, describe_options, raw, t
+from bot.texts import credits_label, cut, describe_options, duration_label, raw, t
 
 CAPTION_LIMIT = 1024
 PROMPT_PREVIEW = 300
@@ -26,29 +28,124 @@ def prompt_preview(lang: str, prompt: str) -> str:
     return _escape(cut(prompt, PROMPT_PREVIEW)) if prompt.strip() else raw(lang, "no_prompt")
 
 
+# How long a model usually takes, shown before anyone pays (the providers' own estimates:
+# Grok about two minutes, HappyHorse up to forty; the local renderer well under a minute).
+TYPICAL_WAIT_S = {"grok": 120, "happyhorse": 40 * 60}
+LONG_WAIT_S = 15 * 60  # from here the text says "can take up to", not "usually"
+SMALL_PHOTO_PX = 480  # a shorter side below this makes a soft video: say so before paying
+SPICY = ("mode", "spicy")
+
+
+@dataclass(frozen=True)
+class OptionsScene:
+    """Who looks at the options message and what the prices are."""
+
+    price_of: Callable[[str, dict[str, str]], int]  # (model, options) -> credits for this user
+    balance: Balance | None = None  # None: unlimited (admins)
+    owner: str | None = None  # set in groups: whose job this is; no balance is shown there
+    spicy_allowed: bool = True
+    expanded: bool = False  # groups: the options were unfolded with a tap
+
+
 def options_view(
-    job: Job, models: dict[str, ModelSpec], price: int, balance: Balance | None
+    job: Job, models: dict[str, ModelSpec], scene: OptionsScene
 ) -> tuple[str, InlineKeyboardMarkup]:
     lang = job.language
     spec = models[job.model]
-    balance_text = "∞" if balance is None or balance.unlimited else str(balance.total)
-    text = t(
-        lang,
-        "options",
-        prompt="\x00",
-        model=spec.title,
-        price=price_label(lang, price),
-        balance=balance_text,
-    ).replace("\x00", prompt_preview(lang, job.prompt))
-    markup = keyboards.options_keyboard(
-        lang, job.id, models, job.model, job.options, price_label(lang, price),
-        offer_no_prompt=not job.prompt and not spec.prompt_required,
-    )  # fmt: skip
-    return text, markup
+    price = scene.price_of(job.model, job.options)
+    if job.prompt.strip():
+        prompt = prompt_preview(lang, job.prompt)
+    else:
+        prompt = raw(lang, "prompt_needed" if spec.prompt_required else "no_prompt")
+    fields = {
+        # in the keyboard's order: style, length, quality
+        "summary": describe_options(
+            lang, {o.name: job.options[o.name] for o in spec.options if o.name in job.options}
+        ),
+        "model": spec.title,
+        "wait": typical_wait(lang, job.model),
+        "price": price_label(lang, price),
+    }
+    if scene.owner is not None:
+        text = t(lang, "options_group", prompt="\x00", owner=scene.owner, **fields)
+    else:
+        unlimited = scene.balance is None or scene.balance.unlimited
+        total = "∞" if unlimited or scene.balance is None else str(scene.balance.total)
+        text = t(lang, "options", prompt="\x00", balance=total, **fields)
+    text = text.replace("\x00", prompt)
+    width, height = job.photo_width, job.photo_height
+    if not fits(spec, width, height):  # said here, before Generate, not only in an alert
+        text += "\n\n" + _unfit_text(lang, spec, width, height)
+    elif min(width, height) < SMALL_PHOTO_PX:
+        text += "\n\n" + t(lang, "photo_small_warning", width=width, height=height)
+    layout = keyboards.OptionsLayout(
+        job_id=job.id,
+        models=models,
+        model=job.model,
+        chosen=job.options,
+        price=price,
+        extras={
+            (option.name, value): scene.price_of(job.model, {**job.options, option.name: value})
+            - price
+            for option in spec.options
+            for value in option.values
+        },
+        unfit=frozenset(
+            key
+            for key, other in models.items()
+            if not fits(other, job.photo_width, job.photo_height)
+        ),
+        hidden=frozenset() if scene.spicy_allowed else frozenset({SPICY}),
+        compact=scene.owner is not None and not scene.expanded,
+    )
+    return text, keyboards.options_keyboard(lang, layout)
 
 
-def status_text(job: Job, title: str, *, refunded: int = 0, now: float | None = None) -> str:
-    """The status message body for a job in any state."""
+def fits(spec: ModelSpec, width: int, height: int) -> bool:
+    """The photo meets the model's size and shape limits."""
+    ratio = max(width, height) / max(min(width, height), 1)
+    too_long = spec.max_aspect is not None and ratio > spec.max_aspect
+    return min(width, height) >= spec.min_side_px and not too_long
+
+
+def _unfit_text(lang: str, spec: ModelSpec, width: int, height: int) -> str:
+    if min(width, height) < spec.min_side_px:
+        return t(
+            lang, "photo_too_small", width=width, height=height, model=spec.title,
+            min_side=spec.min_side_px,
+        )  # fmt: skip
+    ratio = round(max(width, height) / max(min(width, height), 1), 2)
+    return t(
+        lang, "photo_too_elongated", ratio=ratio, model=spec.title, max_aspect=spec.max_aspect
+    )
+
+
+def typical_wait(lang: str, model: str) -> str:
+    seconds = TYPICAL_WAIT_S.get(model, 60)
+    if seconds <= 60:
+        return raw(lang, "wait_fast")
+    minutes = -(-seconds // 60)
+    return t(lang, "wait_long" if seconds >= LONG_WAIT_S else "wait_minutes", m=minutes)
+
+
+def status_text(
+    job: Job,
+    title: str,
+    *,
+    refunded: int = 0,
+    now: float | None = None,
+    owner: str | None = None,
+) -> str:
+    """The status message body for a job in any state; in groups `owner` names whose it is."""
+    text = _status_body(job, title, refunded=refunded, now=now)
+    if owner is None or job.status.is_terminal:
+        return text
+    first, _, rest = text.partition("\n")
+    suffix = t(job.language, "owner_suffix", owner=owner)
+    return f"{first}{suffix}\n{rest}" if rest else f"{first}{suffix}"
+
+
+def _status_body(job: Job, title: str, *, refunded: int, now: float | None) -> str:
     lang = job.language
     opts = describe_options(lang, job.options)
     now = time.time() if now is None else now
@@ -63,13 +160,13 @@ def status_text(job: Job, title: str, *, refunded: int = 0, now: float | None = 
             eta = ""
             if job.eta_s:
                 left = max(int(job.eta_s - (now - started)), 0)
-                eta = t(lang, "eta", eta=_duration(left)) if left else ""
+                eta = t(lang, "eta", eta=duration_label(lang, left)) if left else ""
             progress = t(lang, "progress", pct=job.progress) if job.progress else ""
             return t(
                 lang,
                 "status_submitted",
                 progress=progress,
-                elapsed=_duration(int(now - started)),
+                elapsed=duration_label(lang, int(now - started)),
                 eta=eta,
                 model=title,
                 options=opts,
@@ -112,8 +209,14 @@ def status_markup(job: Job) -> InlineKeyboardMarkup | None:
     if job.status in (JobStatus.RESERVED, JobStatus.SUBMITTING, JobStatus.SUBMITTED):
         return keyboards.status_keyboard(job.language, job.id)
     if job.status in (JobStatus.FAILED, JobStatus.EXPIRED):
-        return keyboards.retry_keyboard(job.language, job.id)
+        return keyboards.retry_keyboard(job.language, job.id, cause=job.error_kind or "")
     return None
+
+
+def failure_pointer(job: Job) -> str:
+    """What the status message becomes once the failure is explained below it (said once)."""
+    key = "status_pointer_expired" if job.status is JobStatus.EXPIRED else "status_pointer_failed"
+    return raw(job.language, key)
 
 
 def caption(job: Job, title: str) -> str:
@@ -126,15 +229,10 @@ def caption(job: Job, title: str) -> str:
     # Escaping can lengthen the text: shrink the plain prompt until the escaped form fits.
     while prompt and len(_escape(cut(prompt, room))) > room:
         room -= max(1, len(_escape(cut(prompt, room))) - room)
-    return frame.replace("\x00", _escape(cut(prompt, max(room, 0))) if prompt else "🎬")[
-        :CAPTION_LIMIT
-    ]
+    if not prompt:  # no description: the model and options alone, not "🎬 🎬"
+        return frame.replace("\x00\n", "")[:CAPTION_LIMIT]
+    return frame.replace("\x00", _escape(cut(prompt, max(room, 0))))[:CAPTION_LIMIT]
 
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=False)
-
-
-def _duration(seconds: int) -> str:
-    minutes, secs = divmod(max(seconds, 0), 60)
-    return f"{minutes}:{secs:02d}" if minutes else f"{secs}s"

@@ -8,6 +8,7 @@ Add a language by adding a dict with the same keys (a test checks that every key
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from typing import Any
 
 from bot.texts.en import EN
@@ -57,14 +58,33 @@ def cut(text: str, limit: int) -> str:
 
 
 def option_value_label(lang: str, name: str, value: str) -> str:
-    """How an option value reads on a button: "6 s", "720p", "Fun"."""
+    """How an option value reads on a button: "6 s", "HD", "Fun", "Auto"."""
     if name == "duration":
         return t(lang, "unit_seconds", n=value)
-    if name == "mode":
-        return raw(lang, f"mode_{value}") if f"mode_{value}" in EN else value
+    key = {
+        "mode": f"mode_{value}",
+        "quality": f"quality_{value}",
+        "aspect_ratio": f"aspect_{value}",
+    }
+    if key.get(name, "") in EN:
+        return raw(lang, key[name])
     return value
 
 
 def describe_options(lang: str, options: dict[str, str]) -> str:
-    """A one-line summary of chosen options: "Normal · 6 s · 480p"."""
+    """A one-line summary of chosen options in plain words: "Normal · 6 s · SD"."""
     return " · ".join(option_value_label(lang, n, v) for n, v in options.items())
+
+
+def duration_label(lang: str, seconds: int) -> str:
+    """ "45 s", "2 min 5 s" in the user's language (never a bare "0s")."""
+    minutes, secs = divmod(max(seconds, 0), 60)
+    if minutes:
+        return t(lang, "duration_min_s", m=minutes, s=secs)
+    return t(lang, "duration_s", s=secs)
+
+
+def date_label(lang: str, when: datetime) -> str:
+    """ "Dec 4, 14:35" / "4 дек, 14:35": the day and time as people write them."""
+    month = raw(lang, "months").split()[when.month - 1]
+    return t(lang, "date_format", month=month, day=when.day, time=when.strftime("%H:%M"))

@@ -2,13 +2,8 @@
 
 EN: dict[str, str] = {
     "start": (
-        "👋 <b>Hi! I turn a photo into a short video.</b>\n\n"
-        "Send me a photo with a caption describing the motion you want (for example "
-        "<i>“the cat turns its head and smiles”</i>). I will show options: model, style, "
-        "length and quality. Press <b>Generate</b> and the video arrives here in a few "
-        "minutes.\n\n"
-        "You get {quota} free credits every day (UTC). /balance shows what is left, "
-        "/jobs your recent videos, /language changes the language."
+        "👋 <b>Hi! Send me a photo with a caption and I will make it a short video.</b>\n"
+        "No idea what to write? Tap one below, then send the photo. {quota} free credits a day."
     ),
     "help": (
         "<b>How to use me</b>\n"
@@ -18,11 +13,11 @@ EN: dict[str, str] = {
         "You can cancel while it is being made.\n\n"
         "If something fails you get your credits back. Photos: JPEG, PNG, WebP or HEIC, up to "
         "20 MB. In groups, start the caption with /video or mention me.\n"
-        "Commands: /balance, /jobs, /resend &lt;id&gt;, /language, /help."
+        "Commands: /balance, /jobs (with a button to get each video again), /language, /help."
     ),
     "balance": (
-        "💳 <b>Your credits</b>\nToday: {daily} of {quota} (resets in {reset_in}, at 00:00 UTC)\n"
-        "Granted: {granted}\nTotal you can spend now: <b>{total}</b>"
+        "💳 <b>Your credits</b>\nToday: {daily} of {quota} (new ones in {reset_in})\n"
+        "Gift credits: {granted}\nTotal you can spend now: <b>{total}</b>"
     ),
     "balance_unlimited": "💳 You are an admin: generations are free for you.",
     "need_photo": (
@@ -52,20 +47,19 @@ EN: dict[str, str] = {
         "⚠️ I couldn't download your photo from Telegram. Please send it again."
     ),
     "options": (
-        "🎬 <b>Video options</b>\n"
-        "Prompt: {prompt}\n"
-        "Model: {model}\n"
-        "Price: <b>{price}</b> · Your balance: {balance}\n\n"
-        "Pick the options, then press Generate."
+        "🎬 <b>Video options:</b> {summary}\n"
+        "Description: {prompt}\n"
+        "Model: {model} · {wait}\n"
+        "Price: <b>{price}</b> · Your balance: {balance}"
     ),
     "options_album": "ℹ️ I'm using the first photo of the album.",
-    "no_prompt": "<i>(none: the model will improvise)</i>",
+    "no_prompt": "<i>none: the model decides the motion (reply to this message to add one)</i>",
     "ask_prompt": (
         "✍️ What should happen in the video? Reply to this message with a short description."
     ),
     "ask_prompt_optional": (
-        "✍️ What should happen in the video? Reply with a short description, or press "
-        "“No prompt” to let the model improvise."
+        "✍️ What should happen in the video? Reply with a short description, or just press "
+        "Generate and the model will decide."
     ),
     "credits_n": "{n} credit(s)",
     "credit_one": "{n} credit",
@@ -74,11 +68,11 @@ EN: dict[str, str] = {
     "unit_seconds": "{n} s",
     "mode_fun": "Fun",
     "mode_normal": "Normal",
-    "mode_spicy": "Spicy",
+    "mode_spicy": "🔞 Spicy",
     "btn_generate": "▶️ Generate · {price}",
     "btn_cancel": "✖️ Cancel",
     "btn_retry": "🔁 Try again",
-    "btn_again": "🔁 Again",
+    "btn_again": "🔁 Again · {price}",
     "btn_change": "⚙️ Change options",
     "btn_no_prompt": "No prompt",
     "row_model": "Model",
@@ -87,10 +81,10 @@ EN: dict[str, str] = {
         "🎨 <b>Generating</b>{progress} · {elapsed} elapsed{eta}\n{model} · {options}\n"
         "Prompt: {prompt}"
     ),
-    "status_downloading": "📥 <b>Downloading</b> the video…\n{model} · {options}",
+    "status_downloading": "📥 <b>Receiving</b> the video…\n{model} · {options}",
     "status_preparing": "🎞️ <b>Preparing</b> the video…\n{model} · {options}",
     "status_sending": "📤 <b>Sending</b> the video…\n{model} · {options}",
-    "status_delivered": "✅ <b>Done!</b> Your video is above. ({model} · {options})",
+    "status_delivered": "✅ <b>Done!</b> The video is below. ({model} · {options})",
     "status_cancelled": "✖️ <b>Cancelled.</b>{refund}",
     "status_failed": "❌ <b>Failed:</b> {reason}{refund}",
     "status_expired": "⌛ <b>Took too long</b> and was stopped.{refund}",
@@ -99,12 +93,13 @@ EN: dict[str, str] = {
     "progress": " {pct}%",
     "caption": "🎬 {prompt}\n<i>{model} · {options}</i>",
     "fail_content_policy": (
-        "the provider refused this prompt or photo (content policy). Try another prompt or photo."
+        "the video service refused this photo or description (its content rules). "
+        "Change the description or send another photo."
     ),
     "fail_validation": (
-        "the provider could not use this photo or these options. Try another photo."
+        "the video service could not use this photo with these options. Try another photo."
     ),
-    "fail_timeout": "the provider took too long. Please try again later.",
+    "fail_timeout": "the video service took too long. Please try again later.",
     "fail_upstream": "the video service had a problem. Please try again in a few minutes.",
     "fail_unavailable": ("the video service is unavailable right now. Please try again later."),
     "fail_unknown_outcome": (
@@ -132,8 +127,8 @@ EN: dict[str, str] = {
     "generating_alert": "Started! I'll reply with the video.",
     "jobs_empty": "You have no videos yet. Send a photo to make one.",
     "jobs_header": "<b>Your recent videos</b>",
-    "jobs_line": "#{id} · {status} · {model} · {when}",
-    "resend_usage": "Usage: /resend &lt;id&gt; (see /jobs).",
+    "jobs_line": "{n}. {prompt} · {status} · {when}",
+    "resend_usage": "/jobs lists your videos with a ▶️ button to get each one again.",
     "resend_not_found": "I can't find a delivered video #{id} of yours.",
     "language_choose": "Choose your language:",
     "language_set": "Language set to English.",
@@ -187,7 +182,7 @@ EN: dict[str, str] = {
         "the best result."
     ),
     "btn_again_same_seed": "🎲 Again, same seed",
-    "jobs_line_seed": "#{id} · {status} · {model} · {when} · seed {seed}",
+    "jobs_seed": " · seed {seed}",
     "admin_stats_cost": "• {model} via {provider}: {jobs} job(s), {delivered} delivered, "
     "provider cost {cost} ({per_video} per video), credits charged {credits}",
     "admin_stats_cost_none": "Provider cost: nothing reported",
@@ -287,4 +282,65 @@ EN: dict[str, str] = {
     "fail_broken_result": (
         "the video service sent back a damaged video that does not play. Please try again."
     ),
+    # issue 14: what people see on their phones
+    "options_group": (
+        "🎬 <b>Video for {owner}:</b> {summary}\n"
+        "Description: {prompt}\n"
+        "Model: {model} · {wait}\n"
+        "Price: <b>{price}</b>"
+    ),
+    "prompt_needed": "<i>needed: reply to this message with what should happen</i>",
+    "wait_fast": "ready in about a minute",
+    "wait_minutes": "usually about {m} min",
+    "wait_long": "can take up to {m} min",
+    "quality_480p": "SD 480p",
+    "quality_720p": "HD 720p",
+    "quality_1080p": "Full HD 1080p",
+    "aspect_auto": "Auto",
+    "price_extra": "+{n}",
+    "photo_small_warning": (
+        "ℹ️ This photo is small ({width}×{height}): the video will look soft. "
+        "A larger photo gives a sharper result."
+    ),
+    "spicy_notice": (
+        "🔞 Spicy is an 18+ mode and may show adult content. Choose it only if you are 18+."
+    ),
+    "btn_more": "⚙️ Options",
+    "btn_new_description": "✍️ New description",
+    "owner_suffix": " · for {owner}",
+    "status_pointer_failed": "❌ <b>Failed.</b> Details below.",
+    "status_pointer_expired": "⌛ <b>Took too long.</b> Details below.",
+    "someone": "someone",
+    "duration_s": "{s} s",
+    "jobs_no_prompt": "<i>no description</i>",
+    "btn_send_again": "▶️ Send again · {n}",
+    "resend_gone": "That video is no longer in your list.",
+    "preset_smile": "😊 Smile and wave",
+    "preset_smile_prompt": "the person smiles and waves at the camera",
+    "preset_wind": "🌬 Wind in the hair",
+    "preset_wind_prompt": "a gentle wind moves the hair and clothes",
+    "preset_zoom": "🎥 Slow zoom in",
+    "preset_zoom_prompt": "the camera slowly zooms in",
+    "preset_turn": "🙂 Turn the head",
+    "preset_turn_prompt": "the person slowly turns the head and looks at the camera",
+    "preset_chosen": "✅ Got it: “{prompt}”. Now send the photo.",
+    "prompt_placeholder": "e.g. the cat turns its head and smiles",
+    "months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+    "date_format": "{month} {day}, {time}",
+    "cmd_start": "What this bot does",
+    "cmd_help": "How to use it",
+    "cmd_balance": "Credits left today",
+    "cmd_jobs": "Your recent videos",
+    "cmd_language": "Change the language",
+    "cmd_video": "Make a video from the photo you reply to",
+    "cmd_buy": "Buy credits with Telegram Stars",
+    "cmd_paysupport": "Help with a payment",
+    "cmd_terms": "Terms of purchase",
+    "bot_short_description": "Turns a photo and a few words into a short video.",
+    "bot_description": (
+        "Send a photo with a caption (“the cat turns its head and smiles”) and get a short "
+        "video back. A few free credits every day."
+    ),
+    "need_description_alert": "✍️ First reply to this message with what should happen.",
+    "sample_caption": "🎬 A photo becomes a clip like this one.",
 }

@@ -26,6 +26,7 @@ from bot.testing.bot_api.compose import Handler
 from bot.testing.bot_api.media import LOCAL_UPLOAD_LIMIT, UPLOAD_LIMIT, MediaMethods
 from bot.testing.bot_api.messages import MessageMethods
 from bot.testing.bot_api.payments import PaymentMethods, PaymentState
+from bot.testing.bot_api.profile import ProfileMethods
 from bot.testing.bot_api.store import MB, World
 from bot.testing.bot_api.updates import Signal, UpdateQueue
 from bot.testing.bot_api.users import SimulatedUsers
@@ -93,8 +94,10 @@ class FakeBotApi(SimulatedUsers):
         self._delivery: asyncio.Task[None] | None = None
         self.payments = PaymentState()  # Stars: invoices, pre-checkout answers, charges
         self._payment_methods = PaymentMethods(self.world, self.updates, self.payments)
+        self.profile = ProfileMethods()  # setMyDescription and friends: profile.py
         handlers: dict[str, Handler] = {
             **self._payment_methods.handlers(),
+            **self.profile.handlers(),
             **MessageMethods(self.world, self._open_queries, self.answered_callbacks).handlers(),
             **MediaMethods(self.world, lambda: self._session, self.upload_limit).handlers(),
             "getUpdates": self._get_updates,
