@@ -68,7 +68,12 @@ async def test_webhook_update_with_wrong_secret_is_refused(
     tg: FakeBotApi, start_bot: BotFactory, env: dict[str, str]
 ) -> None:
     url = f"{env['PUBLIC_BASE_URL']}/telegram/webhook"
-    async with start_bot(TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET="right_secret"):
+    tg.local_mode = True  # plain http:// on a test port: a local Bot API server delivers there
+    async with start_bot(
+        TELEGRAM_WEBHOOK_URL=url,
+        TELEGRAM_WEBHOOK_SECRET="right_secret",
+        TELEGRAM_LOCAL_MODE="true",
+    ):
         update = {
             "update_id": 424242,
             "message": {

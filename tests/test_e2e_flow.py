@@ -65,7 +65,12 @@ async def test_happy_path_webhook_mode(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory, env: dict[str, str]
 ) -> None:
     url = f"{env['PUBLIC_BASE_URL']}/telegram/webhook"
-    async with start_bot(TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET="s3cret_value-1"):
+    tg.local_mode = True  # plain http:// on a test port: a local Bot API server delivers there
+    async with start_bot(
+        TELEGRAM_WEBHOOK_URL=url,
+        TELEGRAM_WEBHOOK_SECRET="s3cret_value-1",
+        TELEGRAM_LOCAL_MODE="true",
+    ):
         assert tg.webhook_url == url and tg.webhook_secret == "s3cret_value-1"
         assert tg.calls_of("getUpdates") == []
         photo_id, _ = await generate_job(tg)

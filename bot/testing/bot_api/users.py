@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import mimetypes
 
+from bot.testing.bot_api.callbacks import CallbackQueries
 from bot.testing.bot_api.compose import auto_entities
 from bot.testing.bot_api.store import World, now
 from bot.testing.bot_api.updates import UpdateQueue
@@ -19,8 +19,7 @@ class SimulatedUsers:
 
     world: World
     updates: UpdateQueue
-    _open_queries: set[str]
-    _query_ids = itertools.count(4_382_000_000_000_000_001)
+    callback_queries: CallbackQueries
 
     def user_text(
         self,
@@ -156,8 +155,7 @@ class SimulatedUsers:
             user_id, known.get("first_name", first_name), known.get("language_code", language_code)
         )
         self.world.members.setdefault(chat_id, set()).add(user_id)
-        query_id = str(next(self._query_ids))
-        self._open_queries.add(query_id)
+        query_id = self.callback_queries.open()
         query: Json = {
             "id": query_id,
             "from": user,
