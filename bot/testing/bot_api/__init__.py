@@ -357,13 +357,15 @@ class FakeBotApi(SimulatedUsers):
         `migrate_to_chat_id`, and the bot gets both service messages, as from Telegram."""
         new_id = new_chat_id if new_chat_id is not None else -1_000_000_000_000 + chat_id
         old = copy.deepcopy(self.world.chats[chat_id])
+        members = sorted(self.world.members.get(chat_id, set()))
+        by = self.world.known_user(members[0] if members else self.world.bot_id)  # who upgraded
         chat = self.world.migrate(chat_id, new_id)
         date = now()
         self.updates.push(
-            {"message": {"message_id": self.world.next_message_id(chat_id), "date": date,
-                         "chat": old, "migrate_to_chat_id": new_id}}
+            {"message": {"message_id": self.world.next_message_id(chat_id), "from": by,
+                         "date": date, "chat": old, "migrate_to_chat_id": new_id}}
         )  # fmt: skip
-        moved: Json = {"date": date, "chat": chat, "migrate_from_chat_id": chat_id}
+        moved: Json = {"from": by, "date": date, "chat": chat, "migrate_from_chat_id": chat_id}
         self.updates.push({"message": self.world.add_message(chat, moved)})
         return new_id
 
