@@ -19,6 +19,7 @@ from bot.testing.bot_api.wire import ApiError
 # presses, reads and deletions do not).
 LIMITED_PREFIXES = ("send", "editmessage", "copymessage", "forwardmessage")
 UNLIMITED = frozenset({"sendchataction"})
+_EPSILON = 1e-6  # clock arithmetic in floats: 0.9 + 0.1 s is a full second
 
 
 @dataclass(frozen=True)
@@ -66,16 +67,16 @@ class FloodControl:
                 keys.append((f"group:{chat_id}", self.limits.group_burst, self.limits.group_rate))
         buckets = [(key, self._refill(key, burst, rate, now), rate) for key, burst, rate in keys]
         for key, bucket, rate in buckets:
-            wait = bucket.banned_until - now
-            if wait <= 0 and bucket.tokens < 1:
+            wait = bucket.banned_until - now  # an early retry is told what is left, no more
+            if wait <= _EPSILON and bucket.tokens < 1 - _EPSILON:
                 wait = (1 - bucket.tokens) / rate
-            if wait > 0:
-                retry_after = max(1, math.ceil(wait))
-                bucket.banned_until = max(bucket.banned_until, now + retry_after)
+                bucket.banned_until = now + max(1, math.ceil(wait - _EPSILON))
+            if wait > _EPSILON:
+                retry_after = max(1, math.ceil(wait - _EPSILON))
                 self.refused.append((method, key, retry_after))
                 raise too_many_requests(retry_after)
         for _, bucket, _ in buckets:
-            bucket.tokens -= 1
+            bucket.tokens = max(0.0, bucket.tokens - 1)
 
     def ban(self, key: str, retry_after: int) -> None:
         """An injected flood wait: `key` refused for `retry_after` seconds from now."""
@@ -86,7 +87,7 @@ class FloodControl:
         """Whole seconds `key` is still refused for (0 = free)."""
         bucket = self._buckets.get(key)
         wait = 0.0 if bucket is None else bucket.banned_until - self.clock()
-        return max(0, math.ceil(wait))
+        return max(0, math.ceil(wait - _EPSILON))
 
     def _refill(self, key: str, burst: float, rate: float, now: float) -> _Bucket:
         bucket = self._buckets.get(key)
