@@ -6,6 +6,7 @@ from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
+from tests.idle_barrier import wait_idle
 
 ADMIN = 4242
 
@@ -13,7 +14,7 @@ ADMIN = 4242
 async def test_a_high_failure_rate_alerts_the_admins_once(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
 ) -> None:
-    async with start_bot(ADMIN_USER_IDS=str(ADMIN), DAILY_QUOTA="50"):
+    async with start_bot(ADMIN_USER_IDS=str(ADMIN), DAILY_QUOTA="50") as runtime:
         tg.user_command(ADMIN, ADMIN, "start")  # the admin has a chat with the bot
         await tg.wait_call("sendMessage", lambda c: c.params["chat_id"] == ADMIN)
         for n in range(12):
@@ -27,6 +28,7 @@ async def test_a_high_failure_rate_alerts_the_admins_once(
             await tg.wait_until(
                 lambda m=msg_id: "Failed" in (tg.message(USER, m) or {}).get("text", "")
             )
+        await wait_idle(tg, runtime, evolink)  # a second alert would come from a spawned task
         alerts = [
             c for c in tg.calls_of("sendMessage")
             if c.params["chat_id"] == ADMIN and "failure rate" in c.params["text"]

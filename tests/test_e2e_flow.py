@@ -123,6 +123,7 @@ async def test_forged_callbacks_get_404_and_change_nothing(
         assert [r.status_code for r in (wrong_secret, unknown_job, no_secret, wrong_provider)] == [
             404, 404, 404, 404,
         ]  # fmt: skip
+        await wait_idle(tg, runtime, evolink)  # a wake-up would run in a spawned task
         after = await runtime.ctx.store.get(job.id)
         assert after is not None and after.status.value == "submitted"
         assert tg.calls_of("sendVideo") == []

@@ -16,6 +16,7 @@ from bot.models import JobStatus
 from bot.testing.bot_api import Call, FakeBotApi
 from tests.conftest import OTHER_USER, USER, BotFactory
 from tests.e2e_helpers import is_options_message, press
+from tests.idle_barrier import wait_idle
 from tests.lifecycle_support import (
     HeldEvolink,
     answer_of,
@@ -169,6 +170,7 @@ async def test_change_options_under_a_video_shows_new_options_and_charges_nothin
         reply_to = (tg.message(USER, newest) or {}).get("reply_to_message") or {}
         assert reply_to.get("message_id") == photo_id
         # nothing was charged or sent to the provider for it
+        await wait_idle(tg, runtime, evolink)
         assert len(evolink.requests_to("create")) == 1
         assert await kinds(runtime) == ["allowance", "reserve", "settle"]
 
