@@ -126,6 +126,9 @@ def new_bot_message(world: World, params: Json) -> tuple[Json, Json]:
         target = target or root  # in a topic, Telegram quotes the topic's service message
     if target is not None:
         message["reply_to_message"] = world.as_reply(chat["id"], target["message_id"])
+        if chat.get("type") == "supergroup" and not chat.get("is_forum"):
+            # A reply joins the reply thread of its root (no forum topic: no is_topic_message).
+            message["message_thread_id"] = target.get("message_thread_id") or target["message_id"]
     markup = inline_markup(params.get("reply_markup"))
     if markup:
         message["reply_markup"] = markup

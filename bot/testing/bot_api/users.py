@@ -198,6 +198,7 @@ class SimulatedUsers:
             target = target or root
         if target is not None:
             message["reply_to_message"] = self.world.as_reply(chat_id, target["message_id"])
+            _reply_thread(chat, message, target)
         if forward:
             origin = {"type": "hidden_user", "sender_user_name": _FORWARDED_FROM}
             message["forward_origin"] = {**origin, "date": now() - 3600}
@@ -223,3 +224,10 @@ def _add_entities(message: Json, key: str, text: str) -> None:
     entities = auto_entities(text)
     if entities:
         message[key] = entities
+
+
+def _reply_thread(chat: Json, message: Json, target: Json) -> None:
+    """In a supergroup without topics a reply belongs to the reply thread of its root message:
+    Telegram sets message_thread_id, but not is_topic_message (it is no forum topic)."""
+    if chat.get("type") == "supergroup" and not chat.get("is_forum"):
+        message["message_thread_id"] = target.get("message_thread_id") or target["message_id"]
