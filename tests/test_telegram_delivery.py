@@ -194,3 +194,22 @@ async def test_deleted_photo_and_status_message_do_not_stop_the_delivery(
         await wait_idle(tg, runtime, evolink)
         assert (await only_job(runtime, USER)).status.value == "delivered"
         assert await ledger_kinds(runtime, USER) == ["allowance", "reserve", "settle"]
+
+
+async def test_a_delayed_send_video_answer_is_waited_for_not_refunded(
+    tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
+) -> None:
+    async with start_bot() as runtime:
+        tg.inject_lost_answer("sendVideo", hold=True)  # done on Telegram's side, answer late
+        await generate(tg, USER)
+        task = await evolink.wait_task()
+        evolink.succeed(task.id)
+        await tg.wait_until(lambda: len(tg.lost_answers) == 1)
+        assert (await only_job(runtime, USER)).status.value == "sending"
+        assert await ledger_kinds(runtime, USER) == ["allowance", "reserve"]
+        tg.release_held_answers()
+        await wait_idle(tg, runtime, evolink)
+        job = await only_job(runtime, USER)
+        assert job.status.value == "delivered" and job.video_file_id
+        assert len(tg.calls_of("sendVideo")) == 1
+        assert await ledger_kinds(runtime, USER) == ["allowance", "reserve", "settle"]
