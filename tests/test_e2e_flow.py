@@ -152,7 +152,7 @@ async def test_provider_failure_tells_the_user_and_refunds(
 async def test_quota_exhausted_is_refused_before_any_provider_request(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
 ) -> None:
-    async with start_bot(DAILY_QUOTA="0"):
+    async with start_bot(DAILY_QUOTA="0") as runtime:
         _, options = await send_photo_and_get_options(tg, USER, "waves")
         msg_id = options_message_id(tg, USER, options)
         query_id = await press(tg, USER, USER, msg_id, "Generate")
@@ -165,6 +165,7 @@ async def test_quota_exhausted_is_refused_before_any_provider_request(
         await tg.wait_until(
             lambda: "Not enough credits" in (tg.message(USER, msg_id) or {}).get("text", "")
         )
+        await wait_idle(tg, runtime, evolink)  # nothing more comes later
         assert "Generate" in str((tg.message(USER, msg_id) or {}).get("reply_markup"))
         assert len(tg.calls_of("sendMessage")) == 1  # only the options message itself
         assert evolink.requests_to("create") == []
