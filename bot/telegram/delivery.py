@@ -136,11 +136,7 @@ async def _send(
             ),
         )
     except TelegramError as exc:
-        if answer_lost(exc):
-            await _answer_lost(ctx, job, path, exc)
-            return
-        if chat_gone(exc):
-            await _chat_gone(ctx, job, path, exc)
+        if await _lost_or_gone(ctx, job, path, exc):
             return
         if not isinstance(exc, BadRequest):
             await fail_job(ctx, job, {S.SENDING}, "send", f"{type(exc).__name__}: {exc}")
@@ -154,7 +150,8 @@ async def _send(
                 height=None, duration=None, thumbnail=None, markup=None,
             )  # fmt: skip
         except TelegramError as again:
-            await fail_job(ctx, job, {S.SENDING}, "send", str(again))
+            if not await _lost_or_gone(ctx, job, path, again):
+                await fail_job(ctx, job, {S.SENDING}, "send", str(again))
             return
     crash_point("after_send")
     ctx.metrics.delivered(path.stat().st_size, time.monotonic() - started)
@@ -193,6 +190,17 @@ async def _send_following(
                 raise
             resent = True
             log.info("job %s: sendVideo never left (%s); sending it again", job.id, exc)
+
+
+async def _lost_or_gone(ctx: JobContext, job: Job, path: Path, exc: TelegramError) -> bool:
+    """Settle a lost answer or end a job whose chat is gone; False for any other refusal."""
+    if answer_lost(exc):
+        await _answer_lost(ctx, job, path, exc)
+        return True
+    if chat_gone(exc):
+        await _chat_gone(ctx, job, path, exc)
+        return True
+    return False
 
 
 async def _answer_lost(ctx: JobContext, job: Job, path: Path, exc: TelegramError) -> None:
