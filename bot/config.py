@@ -411,10 +411,14 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
             "TELEGRAM_WEBHOOK_SECRET: set without TELEGRAM_WEBHOOK_URL; the secret only guards"
             " the webhook (set both for webhook mode, or neither for polling)"
         )
-    if _flag(_value(values, "allow_private_urls")) is False:
+    private_checked = _flag(_value(values, "allow_private_urls")) is False
+    if private_checked:
         for var, url in (("PUBLIC_BASE_URL", public), ("TELEGRAM_WEBHOOK_URL", webhook)):
             if problem := _public_url_problem(url):
                 problems.append(f"{var}: {problem} (ALLOW_PRIVATE_URLS=true is for local tests)")
+    if not (private_checked and _public_url_problem(webhook)):  # one line per variable
+        if problem := _webhook_port_problem(webhook, _flag(_value(values, "telegram_local_mode"))):
+            problems.append(f"TELEGRAM_WEBHOOK_URL: {problem}")
     initial, top = _number(_value(values, "poll_initial_s")), _number(_value(values, "poll_max_s"))
     if initial is not None and top is not None and top < initial:
         problems.append("POLL_MAX_S: expected at least POLL_INITIAL_S (the backoff's ceiling)")
@@ -479,6 +483,33 @@ def _public_url_problem(url: object) -> str | None:
     host = (parts.hostname or "").rstrip(".").lower()
     reason = _private_host_reason(host)
     return f"{host!r} is {reason}, not a public host" if reason else None
+
+
+# The only ports the cloud Bot API delivers webhooks to (setWebhook refuses the others).
+WEBHOOK_PORTS = (80, 88, 443, 8443)
+
+
+def _webhook_port_problem(url: object, local_mode: bool | None) -> str | None:
+    """Why the cloud Bot API would refuse `url` in setWebhook (a local server takes any)."""
+    if not _is_set(url) or local_mode:
+        return None
+    try:
+        parts = urlsplit(_check_http_url(str(url), base=False))
+    except ValueError:
+        return None  # malformed: its field check reports that
+    ports = ", ".join(map(str, WEBHOOK_PORTS))
+    if parts.scheme != "https":
+        return (
+            "expected an https:// URL: Telegram delivers webhooks only over HTTPS"
+            " (plain http:// needs TELEGRAM_LOCAL_MODE=true and a local Bot API server)"
+        )
+    port = parts.port or 443
+    if port not in WEBHOOK_PORTS:
+        return (
+            f"port {port} is not one Telegram delivers webhooks to; use {ports}"
+            " (or put the bot behind a reverse proxy listening on one of them)"
+        )
+    return None
 
 
 def _private_host_reason(host: str) -> str | None:

@@ -102,6 +102,7 @@ class BotRuntime:
             http=self.http, metrics=self.metrics,
         )  # fmt: skip
         self.ctx = ctx
+        ctx.messenger.moves.on_moved = store.move_chat  # a migrated group's jobs follow it
         runner = JobRunner(ctx)
         self.runner = runner
         for provider in registry.providers:

@@ -1,8 +1,15 @@
-"""Inline button presses: parse, check who pressed, answer at once, then do the work."""
+"""Inline button presses: parse, check who pressed, answer at once, then do the work.
+
+The answer and the work are independent: Telegram may refuse a late answer ("query is too old")
+or lose it on the network, and the work (a paid job's submission) must run all the same.
+"""
 
 from __future__ import annotations
 
-from telegram import Update
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.error import TelegramError
 
 from bot.jobs.service import JobService, Reply
 from bot.models import Job
@@ -11,6 +18,8 @@ from bot.texts import raw
 from handlers import account, start
 from handlers import language as language_handlers
 from handlers.context import Context, lang, service
+
+log = logging.getLogger(__name__)
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -29,10 +38,10 @@ async def on_button(update: Update, context: Context) -> None:
     svc = service(context)
     job = await svc.job(action.job_id) if action else None
     if action is None or job is None:
-        await query.answer(raw(language, "stale_button"), show_alert=False)
+        await _answer(query, raw(language, "stale_button"), alert=False)
         return
     if job.user_id != user.id:
-        await query.answer(raw(language, "not_your_button"), show_alert=True)
+        await _answer(query, raw(language, "not_your_button"), alert=True)
         return
     if job.status_message_id is None and query.message is not None:
         # A crash came between sending this message and recording it: it is the status message.
@@ -40,10 +49,23 @@ async def on_button(update: Update, context: Context) -> None:
     if action.verb == "s":  # /jobs: send a video again, here
         await account.on_resend_button(update, context, job)
         return
+    # _dispatch only touches the database, so the answer still goes out at once.
     reply = await _dispatch(svc, job, action)
-    await query.answer(reply.text, show_alert=reply.alert)
-    if reply.then is not None:
-        await reply.then
+    try:
+        await _answer(query, reply.text, alert=reply.alert)
+    finally:
+        # Whatever happened to the answer (refused, lost, cancelled), the work runs: a
+        # Generate whose answer failed must still submit the reserved job.
+        if reply.then is not None:
+            await reply.then
+
+
+async def _answer(query: CallbackQuery, text: str | None, *, alert: bool) -> None:
+    """Answer a press; a refused or lost answer only costs the user the toast."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as exc:
+        log.info("answer to a button press failed: %s", exc)
 
 
 async def _dispatch(svc: JobService, job: Job, action: keyboards.Action) -> Reply:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 from bot.storage.users import UserStore
 from bot.telegram import keyboards
@@ -87,7 +87,10 @@ async def on_language_button(update: Update, context: Context, lang_code: str) -
         return
     await _store(context, user.id, lang_code)
     confirmation = t(lang_code, "language_set")
-    await query.answer(confirmation)
+    try:
+        await query.answer(confirmation)
+    except TelegramError as exc:  # a late or lost answer must not skip the confirmation
+        log.info("answer to a language press failed: %s", exc)
     try:
         await query.edit_message_text(confirmation)
     except BadRequest as exc:  # e.g. pressed twice: "message is not modified"

@@ -275,8 +275,11 @@ async def wait_failure_message(
 
 async def wait_video(tg: FakeBotApi, started: Started, *, within: float = 20.0) -> Call:
     """The video, sent as a reply to the user's photo."""
+    # A 429 (flood control, as strict as Telegram's) is retried by PTB after retry_after.
     video = await tg.wait_call(
-        "sendVideo", lambda c: c.params.get("chat_id") == started.chat_id, timeout=within
+        "sendVideo",
+        lambda c: c.params.get("chat_id") == started.chat_id and c.status != 429,
+        timeout=within,
     )
     assert video.status == 200
     assert video.params["reply_parameters"]["message_id"] == started.photo_id

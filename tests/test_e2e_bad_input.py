@@ -8,6 +8,7 @@ from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import OTHER_USER, USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
+from tests.idle_barrier import wait_idle
 
 
 async def test_text_without_photo_gets_a_hint(tg: FakeBotApi, start_bot: BotFactory) -> None:
@@ -20,7 +21,7 @@ async def test_text_without_photo_gets_a_hint(tg: FakeBotApi, start_bot: BotFact
 async def test_non_image_document_is_refused_clearly(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
 ) -> None:
-    async with start_bot():
+    async with start_bot() as runtime:
         tg.user_document(USER, USER, b"%PDF-1.4 not an image", "doc.pdf", "application/pdf", "go")
         reply = await tg.wait_call("sendMessage")
         assert "not an image" in reply.params["text"].lower()
@@ -28,6 +29,7 @@ async def test_non_image_document_is_refused_clearly(
         tg.user_document(USER, USER, b"\x89PNG garbage", "x.png", "image/png", "go")
         second = await tg.wait_call("sendMessage", lambda c: c is not reply)
         assert "could not read" in second.params["text"].lower()
+        await wait_idle(tg, runtime, evolink)  # nothing more comes later
         assert evolink.requests == []
         # and the bot still serves a real photo afterwards
         await send_photo_and_get_options(tg, USER)
@@ -36,7 +38,7 @@ async def test_non_image_document_is_refused_clearly(
 async def test_garbage_callback_data_is_answered_and_changes_nothing(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
-    async with start_bot():
+    async with start_bot() as runtime:
         _, options = await send_photo_and_get_options(tg, USER)
         msg_id = options_message_id(tg, USER, options)
         for data in ("", "garbage", "g|notanumber", "o|99999|duration|10", "x" * 64, "g|1|2|3|4"):
@@ -45,6 +47,7 @@ async def test_garbage_callback_data_is_answered_and_changes_nothing(
                 "answerCallbackQuery", lambda c, q=query_id: c.params["callback_query_id"] == q
             )
             assert "expired" in answer.params.get("text", "").lower()
+        await wait_idle(tg, runtime)  # nothing more comes later
         assert tg.calls_of("editMessageText") == []
         await press(tg, USER, USER, msg_id, "10 s")  # the real buttons still work
 
@@ -68,7 +71,12 @@ async def test_webhook_update_with_wrong_secret_is_refused(
     tg: FakeBotApi, start_bot: BotFactory, env: dict[str, str]
 ) -> None:
     url = f"{env['PUBLIC_BASE_URL']}/telegram/webhook"
-    async with start_bot(TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET="right_secret"):
+    tg.local_mode = True  # plain http:// on a test port: a local Bot API server delivers there
+    async with start_bot(
+        TELEGRAM_WEBHOOK_URL=url,
+        TELEGRAM_WEBHOOK_SECRET="right_secret",
+        TELEGRAM_LOCAL_MODE="true",
+    ) as runtime:
         update = {
             "update_id": 424242,
             "message": {
@@ -93,6 +101,7 @@ async def test_webhook_update_with_wrong_secret_is_refused(
         tg.user_text(USER, USER, "hello")  # a genuine update still goes through
         await tg.wait_call("sendMessage")
         assert all("Mallory" not in str(c.params) for c in tg.calls)
+        await wait_idle(tg, runtime)  # nothing more comes later
         assert len(tg.calls_of("sendMessage")) == 1
 
 

@@ -20,6 +20,7 @@ from bot.telegram import keyboards
 from bot.testing.bot_api import FakeBotApi
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import press
+from tests.idle_barrier import wait_idle
 from tests.lifecycle_support import (
     HeldEvolink,
     answer_of,
@@ -172,6 +173,7 @@ async def test_cancel_during_delivery_is_too_late(
             assert (await job_by_message(runtime, msg_id)).status is S.DELIVERED
             assert await kinds(runtime) == ["allowance", "reserve", "settle"]
             assert await balance_total(runtime) == 4
+            await wait_idle(tg, runtime, evolink)
             assert len(tg.calls_of("sendVideo")) == 1
     finally:
         hold.release()

@@ -18,6 +18,7 @@ from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import press
+from tests.idle_barrier import wait_idle
 from tests.lifecycle_support import (
     HeldEvolink,
     answer_of,
@@ -90,6 +91,7 @@ async def test_the_options_message_shows_the_price_and_the_reserve_equals_it(
         answer = await answer_of(tg, query)
         assert "this costs 3, you have 2" in answer.params["text"]
         assert answer.params.get("show_alert") is True
+        await wait_idle(tg, runtime, evolink)  # a refused press must not submit later either
         assert len(evolink.requests_to("create")) == 1
         assert await kinds(runtime) == ["allowance", "reserve"]
 

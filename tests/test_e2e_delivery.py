@@ -15,6 +15,7 @@ from bot.testing.providers.evolink import EvolinkFake
 from bot.testing.sample_media import make_big_file, make_sample_mp4
 from tests.conftest import TOKEN, USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
+from tests.idle_barrier import wait_idle
 
 MB = 1024 * 1024
 
@@ -93,13 +94,14 @@ async def test_a_result_over_50_mb_is_a_video_with_a_local_bot_api_server(
 async def test_flood_control_429_loses_no_message(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
 ) -> None:
-    async with start_bot():
+    async with start_bot() as runtime:
         tg.inject("sendMessage", status=429, retry_after=1, times=2)
         tg.inject("sendVideo", status=429, retry_after=1, times=1)
         await generate(tg)
         task = await evolink.wait_task()
         evolink.succeed(task.id)
         await tg.wait_call("sendVideo", lambda c: c.status == 200, timeout=30)
+        await wait_idle(tg, runtime, evolink)
         refused = [c for c in tg.calls if c.status == 429]
         assert len(refused) == 3
         assert len([c for c in tg.calls_of("sendVideo") if c.status == 200]) == 1

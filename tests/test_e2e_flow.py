@@ -7,6 +7,7 @@ from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import TOKEN, USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
+from tests.idle_barrier import wait_idle
 
 
 async def ledger_kinds(runtime: BotRuntime, user: int) -> list[str]:
@@ -65,7 +66,12 @@ async def test_happy_path_webhook_mode(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory, env: dict[str, str]
 ) -> None:
     url = f"{env['PUBLIC_BASE_URL']}/telegram/webhook"
-    async with start_bot(TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET="s3cret_value-1"):
+    tg.local_mode = True  # plain http:// on a test port: a local Bot API server delivers there
+    async with start_bot(
+        TELEGRAM_WEBHOOK_URL=url,
+        TELEGRAM_WEBHOOK_SECRET="s3cret_value-1",
+        TELEGRAM_LOCAL_MODE="true",
+    ):
         assert tg.webhook_url == url and tg.webhook_secret == "s3cret_value-1"
         assert tg.calls_of("getUpdates") == []
         photo_id, _ = await generate_job(tg)
@@ -86,9 +92,8 @@ async def test_duplicate_callbacks_deliver_once(
         evolink.succeed(task.id)
         await tg.wait_call("sendVideo", timeout=20)
         await evolink.wait_callback_attempts(4)
-        await evolink.idle()
+        await wait_idle(tg, runtime, evolink)  # every wake-up the duplicates caused has run
         assert runtime.ctx is not None
-        await runtime.ctx.store.db.fetchone("SELECT 1")
         jobs = await runtime.ctx.store.recent_for_user(USER)
         assert [j.status.value for j in jobs] == ["delivered"]
         assert len(tg.calls_of("sendVideo")) == 1
@@ -118,6 +123,7 @@ async def test_forged_callbacks_get_404_and_change_nothing(
         assert [r.status_code for r in (wrong_secret, unknown_job, no_secret, wrong_provider)] == [
             404, 404, 404, 404,
         ]  # fmt: skip
+        await wait_idle(tg, runtime, evolink)  # a wake-up would run in a spawned task
         after = await runtime.ctx.store.get(job.id)
         assert after is not None and after.status.value == "submitted"
         assert tg.calls_of("sendVideo") == []
@@ -146,7 +152,7 @@ async def test_provider_failure_tells_the_user_and_refunds(
 async def test_quota_exhausted_is_refused_before_any_provider_request(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
 ) -> None:
-    async with start_bot(DAILY_QUOTA="0"):
+    async with start_bot(DAILY_QUOTA="0") as runtime:
         _, options = await send_photo_and_get_options(tg, USER, "waves")
         msg_id = options_message_id(tg, USER, options)
         query_id = await press(tg, USER, USER, msg_id, "Generate")
@@ -159,6 +165,7 @@ async def test_quota_exhausted_is_refused_before_any_provider_request(
         await tg.wait_until(
             lambda: "Not enough credits" in (tg.message(USER, msg_id) or {}).get("text", "")
         )
+        await wait_idle(tg, runtime, evolink)  # nothing more comes later
         assert "Generate" in str((tg.message(USER, msg_id) or {}).get("reply_markup"))
         assert len(tg.calls_of("sendMessage")) == 1  # only the options message itself
         assert evolink.requests_to("create") == []

@@ -22,6 +22,7 @@ from bot.testing.sample_media import make_sample_photo
 from bot.texts import raw
 from tests.conftest import OTHER_USER, USER, BotFactory
 from tests.e2e_helpers import buttons, is_options_message, options_message_id, press
+from tests.idle_barrier import wait_idle
 
 GROUP = -1001500000001
 OTHER_GROUP = -1001500000002
@@ -123,7 +124,7 @@ async def test_group_triggers_start_a_draft_with_the_trigger_removed(
 async def test_everything_else_in_a_group_is_ignored_silently(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
-    async with start_bot():
+    async with start_bot() as runtime:
         plain = _group_photo(tg, USER, None)
         _group_photo(tg, USER, "nice picture")
         _group_photo(tg, USER, "/video@other_bot make it move")
@@ -145,6 +146,7 @@ async def test_everything_else_in_a_group_is_ignored_silently(
         # then a real request: its options message is the only message the bot sends
         asked = _group_photo(tg, OTHER_USER, "/video the grass sways")
         await _options_for(tg, GROUP, asked["message_id"])
+        await wait_idle(tg, runtime)  # nothing more comes later
         assert len(_sent_to(tg, GROUP)) == 1
         assert len(tg.calls_of("getFile")) == 1
 
@@ -237,6 +239,7 @@ async def test_only_the_owner_can_press_change_the_prompt_and_pay(
             "editMessageText",
             lambda c: c.params["message_id"] == msg_id and "snow harder" in c.params["text"],
         )
+        await wait_idle(tg, runtime, evolink)  # nothing more comes later
         assert evolink.requests_to("create") == []
         await press(tg, GROUP, USER, msg_id, "Generate")
         task = await evolink.wait_task()
@@ -269,12 +272,13 @@ async def test_only_the_owner_can_press_change_the_prompt_and_pay(
 async def test_group_mode_off_ignores_groups_but_serves_private_chats(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
-    async with start_bot(GROUP_MODE="off"):
+    async with start_bot(GROUP_MODE="off") as runtime:
         photo = _group_photo(tg, USER, "/video go")
         _group_photo(tg, USER, f"@{BOT} go")
         _group_text(tg, USER, "/video go", reply_to=photo["message_id"])
         private = tg.user_photo(USER, USER, make_sample_photo(), "go")
         await _options_for(tg, USER, private["message_id"])
+        await wait_idle(tg, runtime)  # nothing more comes later
         assert _sent_to(tg, GROUP) == []
         assert len(tg.calls_of("getFile")) == 1
 
@@ -283,7 +287,7 @@ async def test_admins_only_serves_admins_and_ignores_other_members(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
     tg.set_chat_admins(GROUP, {USER})
-    async with start_bot(GROUP_MODE="admins-only"):
+    async with start_bot(GROUP_MODE="admins-only") as runtime:
         # when Telegram cannot say who is an admin, the message is ignored, not answered
         tg.inject("getChatMember", status=400, description="Bad Request: user not found")
         _group_photo(tg, OTHER_USER, "/video please")
@@ -296,6 +300,7 @@ async def test_admins_only_serves_admins_and_ignores_other_members(
         admin = _group_photo(tg, USER, "/video please")
         options = await _options_for(tg, GROUP, admin["message_id"])
         assert [c.params["user_id"] for c in tg.calls_of("getChatMember")].count(USER) >= 1
+        await wait_idle(tg, runtime)  # nothing more comes later
         assert [c for c in _sent_to(tg, GROUP) if c is not options] == []
         assert len(tg.calls_of("getFile")) == 1
 
@@ -303,11 +308,12 @@ async def test_admins_only_serves_admins_and_ignores_other_members(
 async def test_allowed_chat_ids_limit_which_groups_are_served(
     tg: FakeBotApi, start_bot: BotFactory
 ) -> None:
-    async with start_bot(ALLOWED_CHAT_IDS=str(GROUP)):
+    async with start_bot(ALLOWED_CHAT_IDS=str(GROUP)) as runtime:
         _group_photo(tg, USER, "/video go", chat=OTHER_GROUP)
         allowed = _group_photo(tg, USER, "/video go")
         await _options_for(tg, GROUP, allowed["message_id"])
         private = tg.user_photo(USER, USER, make_sample_photo(), "go")  # private chats: always
         await _options_for(tg, USER, private["message_id"])
+        await wait_idle(tg, runtime)  # nothing more comes later
         assert _sent_to(tg, OTHER_GROUP) == []
         assert len(tg.calls_of("getFile")) == 2

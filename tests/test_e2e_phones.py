@@ -29,6 +29,7 @@ from bot.testing.sample_media import make_sample_photo
 from bot.texts import raw, t
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import buttons, is_options_message, options_message_id, press
+from tests.idle_barrier import wait_idle
 
 Json = dict[str, Any]
 
@@ -119,11 +120,12 @@ async def test_heic_without_a_decoder_is_refused_clearly(
     tg: FakeBotApi, start_bot: BotFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bot.media.photos, "HEIF_SUPPORTED", False)
-    async with start_bot():
+    async with start_bot() as runtime:
         sent = tg.user_document(USER, USER, _image(640, 480, "HEIF"), "IMG.HEIC", "image/heic")
         reply = await tg.wait_call("sendMessage", _replies_to(sent["message_id"]))
         assert reply.params["text"] == t("en", "photo_unsupported")
         assert "JPEG" in reply.params["text"]  # says what to send instead
+        await wait_idle(tg, runtime)  # nothing more comes later
         assert _options_texts(tg, USER) == []
 
 
@@ -204,6 +206,7 @@ async def test_album_gets_one_options_message_for_its_first_photo(
         later = tg.user_photo(USER, USER, make_sample_photo(), "later")
         await _options_for(tg, USER, later["message_id"])
         assert len(_options_texts(tg, USER)) == 3
+        await wait_idle(tg, runtime)  # nothing more comes later
         asks = [c for c in tg.calls_of("sendMessage") if c.params["text"] == t("en", "ask_prompt")]
         assert len(asks) == 1
         assert len(tg.calls_of("getFile")) == 3
@@ -260,6 +263,7 @@ async def test_file_over_20_mb_is_refused_before_any_download(
         reply = await tg.wait_call("sendMessage", _replies_to(sent["message_id"]))
         assert reply.params["text"] == t("en", "photo_too_big_file")
         assert "20 MB" in reply.params["text"]
+        await wait_idle(tg, runtime, evolink)  # nothing more comes later
         assert tg.calls_of("getFile") == [] and tg.downloads == []
         assert evolink.requests == [] and await _ledger_kinds(runtime) == []
 
@@ -275,10 +279,11 @@ async def test_file_over_20_mb_is_refused_before_any_download(
 async def test_file_that_is_not_a_usable_image_is_refused_without_download(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory, data: bytes, name: str, mime: str
 ) -> None:
-    async with start_bot():
+    async with start_bot() as runtime:
         sent = tg.user_document(USER, USER, data, name, mime, "animate this")
         reply = await tg.wait_call("sendMessage", _replies_to(sent["message_id"]))
         assert reply.params["text"] == t("en", "not_an_image")
+        await wait_idle(tg, runtime, evolink)  # nothing more comes later
         assert tg.calls_of("getFile") == [] and evolink.requests == []
 
 
@@ -312,6 +317,7 @@ async def test_photo_that_does_not_fit_the_chosen_model_is_refused_at_generate(
         assert answer.params["show_alert"] is True
         assert all(part in answer.params["text"] for part in expected)
         assert "HappyHorse" in answer.params["text"]
+        await wait_idle(tg, runtime, evolink)  # nothing more comes later
         assert evolink.requests_to("create") == []
         assert "reserve" not in await _ledger_kinds(runtime)
         # the same draft still works with the model that fits

@@ -81,8 +81,10 @@ async def fail_job(
     detail: str,
     *,
     to: JobStatus = JobStatus.FAILED,
+    reach_user: bool = True,
 ) -> bool:
-    """Fail (or expire) a job, refund it in the same transaction, and tell the user once."""
+    """Fail (or expire) a job, refund it in the same transaction, and tell the user once
+    (`reach_user=False`: the chat refuses the bot, so nothing is sent there)."""
     done = await ctx.store.transition(
         job.id,
         allowed_from,
@@ -101,12 +103,18 @@ async def fail_job(
         job.id, to.value, job.user_id, job.provider, job.task_id, kind, detail[:200],
         done.refunded,
     )  # fmt: skip
-    await finish(ctx, done.job, refunded=done.refunded, notify=True)
+    await finish(ctx, done.job, refunded=done.refunded, notify=reach_user, edit=reach_user)
     return True
 
 
 async def finish(
-    ctx: JobContext, job: Job, *, refunded: int, notify: bool, count: bool = True
+    ctx: JobContext,
+    job: Job,
+    *,
+    refunded: int,
+    notify: bool,
+    count: bool = True,
+    edit: bool = True,
 ) -> None:
     """After a terminal state: end the status message, tell the user once, free the photo.
 
@@ -121,7 +129,10 @@ async def finish(
         await record_outcome(ctx, job)
     text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
     markup = views.status_markup(job)
-    if job.status_message_id is not None:
+    if job.status_message_id is not None and not edit:
+        ctx.messenger.forget(job.chat_id, job.status_message_id)  # and any edit still waiting
+        ctx.status_locks.pop(job.id, None)
+    elif job.status_message_id is not None:
         async with ctx.status_lock(job.id):  # after any progress edit still in flight
             if in_group(job) and (notify or job.status in _GONE_IN_GROUPS):
                 await delete_message(ctx, job.chat_id, job.status_message_id)

@@ -27,6 +27,7 @@ from bot.storage import Balance
 from bot.storage.jobs import Credit, ReserveOutcome
 from bot.telegram import Button, Keyboard, prompt_question_markup, views, with_row
 from bot.telegram.messenger import PhotoDownloadFailed, PhotoTooBig, Target
+from bot.telegram.resend import resend_kept
 from bot.texts import raw, t
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,10 @@ class JobService:
     async def resend(self, user_id: int, job_id: int, target: Target) -> bool:
         """Send a delivered video again from Telegram's file_id (no upload, no charge)."""
         job = await self.ctx.store.get(job_id)
-        if job is None or job.user_id != user_id or not job.video_file_id:
+        if job is None or job.user_id != user_id:
             return False
+        if not job.video_file_id:
+            return await resend_kept(self.ctx, job, target)
         spec = self.models.get(job.model)
         title = spec.title if spec else job.model
         await self.ctx.messenger.resend_video(

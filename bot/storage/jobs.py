@@ -150,6 +150,17 @@ class JobStore:
             )
             return cur.rowcount == 1
 
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        """A group became a supergroup: its jobs follow it (messages already sent stay in the
+        old chat, so the ids that point at them are dropped). Returns how many moved."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE jobs SET chat_id = ?, status_message_id = NULL, ask_message_id = NULL, "
+                "updated_at = ? WHERE chat_id = ?",
+                (new_chat_id, self.clock(), old_chat_id),
+            )
+            return cur.rowcount
+
     async def reserve(
         self, job_id: int, *, user_id: int, price: int, max_active: int, **fields: Any
     ) -> tuple[ReserveOutcome, Job | None]:

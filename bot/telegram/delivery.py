@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, NetworkError, TelegramError
 
 from bot.faults import crash_point
 from bot.jobs.context import JobContext
@@ -25,7 +26,9 @@ from bot.models import Job, JobStatus, TaskEvent
 from bot.providers.base import VideoProvider
 from bot.storage.jobs import Credit
 from bot.telegram import keyboards, views
-from bot.telegram.messenger import Target
+from bot.telegram.chat_fates import answer_lost, chat_gone, never_sent
+from bot.telegram.kept_videos import keep_video
+from bot.telegram.messenger import SentVideo, Target
 from bot.texts import t
 
 log = logging.getLogger(__name__)
@@ -125,22 +128,31 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
     await ctx.messenger.upload_action(target_of(job))
     started = time.monotonic()
     try:
-        sent = await ctx.messenger.send_video(
-            target_of(job),
-            path,
-            caption=views.caption(job, title),
-            width=prepared.width,
-            height=prepared.height,
-            duration=max(1, round(prepared.duration_s)),
-            thumbnail=prepared.thumbnail,
-            markup=keyboards.with_same_seed(
-                keyboards.delivered_keyboard(job.language, job.id, job.price),
-                job.language,
-                job.id,
-                job.seed,
+        sent = await _send_following(
+            ctx,
+            job,
+            lambda target: ctx.messenger.send_video(
+                target,
+                path,
+                caption=views.caption(job, title),
+                width=prepared.width,
+                height=prepared.height,
+                duration=max(1, round(prepared.duration_s)),
+                thumbnail=prepared.thumbnail,
+                markup=keyboards.with_same_seed(
+                    keyboards.delivered_keyboard(job.language, job.id, job.price),
+                    job.language,
+                    job.id,
+                    job.seed,
+                ),
             ),
         )
-    except BadRequest as exc:
+    except TelegramError as exc:
+        if await _lost_or_gone(ctx, job, path, exc):
+            return
+        if not isinstance(exc, BadRequest):
+            await fail_job(ctx, job, {S.SENDING}, "send", f"{type(exc).__name__}: {exc}")
+            return
         # Something about the extras (thumbnail, dimensions) may be what Telegram refused:
         # the video itself matters more, so try once more with the bare file.
         log.warning("job %s: sendVideo refused (%s); retrying without extras", job.id, exc)
@@ -150,14 +162,9 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
                 height=None, duration=None, thumbnail=None, markup=None,
             )  # fmt: skip
         except TelegramError as again:
-            await fail_job(ctx, job, {S.SENDING}, "send", str(again))
+            if not await _lost_or_gone(ctx, job, path, again):
+                await fail_job(ctx, job, {S.SENDING}, "send", str(again))
             return
-    except Forbidden as exc:
-        await fail_job(ctx, job, {S.SENDING}, "send", exc.message)
-        return
-    except TelegramError as exc:
-        await fail_job(ctx, job, {S.SENDING}, "send", f"{type(exc).__name__}: {exc}")
-        return
     crash_point("after_send")
     ctx.metrics.delivered(path.stat().st_size, time.monotonic() - started)
     done = await ctx.store.transition(
@@ -173,6 +180,60 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
         job.id, job.user_id, job.provider, job.task_id, sent.message_id,
     )  # fmt: skip
     await finish(ctx, done.job, refunded=0, notify=False)
+
+
+async def _send_following(
+    ctx: JobContext, job: Job, send: Callable[[Target], Awaitable[SentVideo]]
+) -> SentVideo:
+    """Send once more when the group became a supergroup (to the new id, and its jobs move
+    with it) or when the connection failed before the request went out; never otherwise."""
+    migrated = resent = False
+    while True:
+        try:
+            return await send(target_of(job))
+        except ChatMigrated as exc:
+            if migrated:
+                raise
+            migrated = True
+            old = ctx.messenger.moves.current(job.chat_id)
+            await ctx.messenger.moves.moved(old, exc.new_chat_id)
+        except NetworkError as exc:
+            if resent or not never_sent(exc):
+                raise
+            resent = True
+            log.info("job %s: sendVideo never left (%s); sending it again", job.id, exc)
+
+
+async def _lost_or_gone(ctx: JobContext, job: Job, path: Path, exc: TelegramError) -> bool:
+    """Settle a lost answer or end a job whose chat is gone; False for any other refusal."""
+    if answer_lost(exc):
+        await _answer_lost(ctx, job, path, exc)
+        return True
+    if chat_gone(exc):
+        await _chat_gone(ctx, job, path, exc)
+        return True
+    return False
+
+
+async def _answer_lost(ctx: JobContext, job: Job, path: Path, exc: TelegramError) -> None:
+    """The upload went out and Telegram's answer was lost: it was most likely delivered, so
+    it is settled (never refunded, never sent twice) and kept for /resend, which needs it:
+    without the answer there is no file id."""
+    keep_video(ctx.settings.work_dir, job.id, path)
+    done = await ctx.store.transition(
+        job.id, {S.SENDING}, S.DELIVERED, credit=Credit.SETTLE, note="sendVideo answer lost"
+    )
+    log.warning("job %s: sendVideo answer lost (%s); counted as delivered", job.id, exc)
+    if done.job is not None:
+        await finish(ctx, done.job, refunded=0, notify=False)
+
+
+async def _chat_gone(ctx: JobContext, job: Job, path: Path, exc: TelegramError) -> None:
+    """Blocked, deactivated, deleted chat or closed topic: no retry can deliver, so the job
+    ends at once (refunded: the user did not get it), nothing more is sent there, and the
+    video is kept so that /resend delivers it once the user is back."""
+    keep_video(ctx.settings.work_dir, job.id, path)
+    await fail_job(ctx, job, {S.SENDING}, "send", str(exc), reach_user=False)
 
 
 async def _send_link(ctx: JobContext, job: Job, url: str, size: int) -> None:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from telegram import Bot, ForceReply, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+
+from bot.telegram.chat_fates import ChatMoves, file_id_of, resend_any_kind
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ class TelegramMessenger:
         self._timers: dict[tuple[int, int], asyncio.Task[None]] = {}
         self._generation: dict[tuple[int, int], int] = {}
         self._locks: dict[tuple[int, int], asyncio.Lock] = {}
+        # Groups that became supergroups: sends follow migrate_to_chat_id (and the jobs move).
+        self.moves = ChatMoves()
 
     async def download_photo(self, file_id: str, file_size: int | None = None) -> bytes:
         """The photo's bytes via getFile; the file URL (it holds the token) never leaves PTB."""
@@ -95,12 +99,15 @@ class TelegramMessenger:
     ) -> int | None:
         """Send a message; returns its id, or None when Telegram refused it (logged)."""
         try:
-            msg = await self.bot.send_message(
+            msg = await self.moves.follow(
                 target.chat_id,
-                text,
-                message_thread_id=target.thread_id,
-                reply_parameters=_reply(target.reply_to),
-                reply_markup=markup,
+                lambda chat_id: self.bot.send_message(
+                    chat_id,
+                    text,
+                    message_thread_id=target.thread_id,
+                    reply_parameters=_reply(target.reply_to),
+                    reply_markup=markup,
+                ),
             )
         except (BadRequest, Forbidden) as exc:
             log.warning("send_message to chat %s refused: %s", target.chat_id, exc.message)
@@ -146,6 +153,10 @@ class TelegramMessenger:
         finally:
             self._timers.pop(key, None)
 
+    def waiting_edits(self) -> list[asyncio.Task[None]]:
+        """The paced edits still waiting for their window (what "the bot is idle" waits on)."""
+        return list(self._timers.values())
+
     async def aclose(self) -> None:
         """Drop edits still waiting for their window (the bot is stopping)."""
         timers = list(self._timers.values())
@@ -167,6 +178,8 @@ class TelegramMessenger:
         if unchanged_ok and last is not None and last[1] == text:
             return False
         async with self._locks.setdefault(key, asyncio.Lock()):
+            if self.moves.current(chat_id) != chat_id:
+                return False  # the group became a supergroup: its old messages are read-only
             try:
                 await self.bot.edit_message_text(
                     text, chat_id=chat_id, message_id=message_id, reply_markup=markup
@@ -179,6 +192,10 @@ class TelegramMessenger:
                     return False
             except Forbidden as exc:
                 log.warning("edit in chat %s forbidden: %s", chat_id, exc.message)
+                return False
+            except ChatMigrated as exc:  # the old group is read-only now: its message stays
+                await self.moves.moved(chat_id, exc.new_chat_id)
+                log.info("edit in chat %s skipped: moved to %s", chat_id, exc.new_chat_id)
                 return False
             self._last_edit[key] = (self.clock(), text)
         return True
@@ -196,8 +213,11 @@ class TelegramMessenger:
 
     async def upload_action(self, target: Target) -> None:
         try:
-            await self.bot.send_chat_action(
-                target.chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=target.thread_id
+            await self.moves.follow(
+                target.chat_id,
+                lambda chat_id: self.bot.send_chat_action(
+                    chat_id, ChatAction.UPLOAD_VIDEO, message_thread_id=target.thread_id
+                ),
             )
         except TelegramError as exc:
             log.info("chat action failed: %s", exc)
@@ -219,7 +239,7 @@ class TelegramMessenger:
             thumb = thumbnail.open("rb") if thumbnail else None
             try:
                 msg: Message = await self.bot.send_video(
-                    target.chat_id,
+                    self.moves.current(target.chat_id),
                     video,
                     caption=caption,
                     width=width,
@@ -237,16 +257,16 @@ class TelegramMessenger:
             finally:
                 if thumb:
                     thumb.close()
-        return SentVideo(msg.message_id, msg.video.file_id if msg.video else None)
+        return SentVideo(msg.message_id, file_id_of(msg))
 
     async def resend_video(
         self, target: Target, file_id: str, *, caption: str, markup: InlineKeyboardMarkup | None
     ) -> int:
-        msg = await self.bot.send_video(
-            target.chat_id,
+        msg = await resend_any_kind(
+            self.bot,
+            self.moves.current(target.chat_id),
             file_id,
             caption=caption,
-            supports_streaming=True,
             message_thread_id=target.thread_id,
             reply_parameters=_reply(target.reply_to),
             reply_markup=markup,

@@ -22,12 +22,15 @@ from types import TracebackType
 import aiohttp
 from aiohttp import web
 
+from bot.testing.bot_api.callbacks import ANSWER_WINDOW_S, CallbackQueries
+from bot.testing.bot_api.clock import Clock, ManualClock, real_clock
 from bot.testing.bot_api.compose import Handler
+from bot.testing.bot_api.flood import FloodControl, FloodLimits, too_many_requests
 from bot.testing.bot_api.media import LOCAL_UPLOAD_LIMIT, UPLOAD_LIMIT, MediaMethods
 from bot.testing.bot_api.messages import MessageMethods
 from bot.testing.bot_api.payments import PaymentMethods, PaymentState
 from bot.testing.bot_api.profile import ProfileMethods
-from bot.testing.bot_api.store import MB, World
+from bot.testing.bot_api.store import MB, World, now
 from bot.testing.bot_api.updates import Signal, UpdateQueue
 from bot.testing.bot_api.users import SimulatedUsers
 from bot.testing.bot_api.wire import (
@@ -41,7 +44,7 @@ from bot.testing.bot_api.wire import (
     read_params,
 )
 
-__all__ = ["Call", "FakeBotApi", "UploadedFile"]
+__all__ = ["Call", "FakeBotApi", "FloodLimits", "ManualClock", "UploadedFile"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,14 @@ class _Fault:
     remaining: int
 
 
+@dataclass
+class _LostAnswer:
+    """The method takes effect; then its answer is dropped (hold=False) or held back."""
+
+    remaining: int
+    hold: bool
+
+
 class FakeBotApi(SimulatedUsers):
     """The fake server plus its test-control API."""
 
@@ -75,31 +86,45 @@ class FakeBotApi(SimulatedUsers):
         bot_first_name: str = "Photo2Video",
         webhook_retry_delays: tuple[float, ...] = (0.05, 0.2, 0.5),
         local_mode: bool = False,
+        clock: Clock = real_clock,
+        callback_answer_window_s: float | None = ANSWER_WINDOW_S,
+        flood_limits: FloodLimits | None = FloodLimits(),  # noqa: B008 - frozen, shared safely
     ) -> None:
-        # local_mode: behave like a local Bot API server (uploads up to 2000 MB).
-        self.upload_limit = LOCAL_UPLOAD_LIMIT if local_mode else UPLOAD_LIMIT
+        # Strict like Telegram by default: late callback answers are refused, flood limits hold
+        # by the clock, webhooks need HTTPS on Telegram's ports (unless local_mode), sendVideo
+        # answers animation/document for what is not an MP4 with sound. `clock` is what tests
+        # move instead of sleeping; `callback_answer_window_s=None` / `flood_limits=None` turn
+        # a rule off for the rare test that needs the opposite.
         self.token = token
+        self.clock = clock
         self.world = World(bot_id, bot_username, bot_first_name)
         self.signal = Signal()
         self.updates = UpdateQueue(self.signal, webhook_retry_delays)
         self.calls: list[Call] = []
         self.downloads: list[str] = []  # file paths the bot downloaded
-        self.answered_callbacks: set[str] = set()
+        self.callback_queries = CallbackQueries(clock, callback_answer_window_s)
+        self.answered_callbacks = self.callback_queries.answered
+        self.flood = FloodControl(clock, flood_limits) if flood_limits is not None else None
         self.internal_errors: list[BaseException] = []  # bugs in the fake itself (answered 500)
+        self.lost_answers: list[Call] = []  # calls that took effect but whose answer was lost
         self.base_url = ""
-        self._open_queries: set[str] = set()
+        self.in_flight = 0  # requests being handled now (the idle barrier waits for 0)
         self._faults: dict[str, list[_Fault]] = {}
+        self._lost: dict[str, list[_LostAnswer]] = {}
+        self._release_held = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._delivery: asyncio.Task[None] | None = None
+        self._media = MediaMethods(self.world, lambda: self._session, UPLOAD_LIMIT)
+        self.local_mode = local_mode
         self.payments = PaymentState()  # Stars: invoices, pre-checkout answers, charges
         self._payment_methods = PaymentMethods(self.world, self.updates, self.payments)
         self.profile = ProfileMethods()  # setMyDescription and friends: profile.py
         handlers: dict[str, Handler] = {
             **self._payment_methods.handlers(),
             **self.profile.handlers(),
-            **MessageMethods(self.world, self._open_queries, self.answered_callbacks).handlers(),
-            **MediaMethods(self.world, lambda: self._session, self.upload_limit).handlers(),
+            **MessageMethods(self.world, self.callback_queries).handlers(),
+            **self._media.handlers(),
             "getUpdates": self._get_updates,
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
@@ -107,9 +132,33 @@ class FakeBotApi(SimulatedUsers):
         }
         self._methods = {name.lower(): (name, handler) for name, handler in handlers.items()}
 
+    @property
+    def local_mode(self) -> bool:
+        """Behave like a local Bot API server: 2000 MB uploads, HTTP webhooks on any port."""
+        return self.updates.local_mode
+
+    @local_mode.setter
+    def local_mode(self, value: bool) -> None:
+        self.updates.local_mode = value
+        self._media.upload_limit = LOCAL_UPLOAD_LIMIT if value else UPLOAD_LIMIT
+
+    @property
+    def upload_limit(self) -> int:
+        """The largest multipart upload accepted (413 above it)."""
+        return self._media.upload_limit
+
+    @property
+    def video_kinds_like_telegram(self) -> bool:
+        """sendVideo answers animation (silent MP4) or document (not MP4), as Telegram does."""
+        return self._media.video_kinds_like_telegram
+
+    @video_kinds_like_telegram.setter
+    def video_kinds_like_telegram(self, value: bool) -> None:
+        self._media.video_kinds_like_telegram = value
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve on host:port (0 = a free port) and start webhook delivery."""
-        app = web.Application(client_max_size=2 * self.upload_limit + MB)
+        app = web.Application(client_max_size=2 * LOCAL_UPLOAD_LIMIT + MB)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{path:.*}", self._handle_file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -124,6 +173,7 @@ class FakeBotApi(SimulatedUsers):
     async def stop(self) -> None:
         """Release pending long polls at once, stop webhook delivery and close the server."""
         self.updates.closing = True
+        self._release_held.set()
         self.signal.fire()
         if self._delivery is not None:
             self._delivery.cancel()
@@ -156,12 +206,26 @@ class FakeBotApi(SimulatedUsers):
             return error_response(ApiError(401, "Unauthorized"))
         name = request.match_info["method"]
         entry = self._methods.get(name.lower())
+        if name.lower() == "getupdates":
+            return await self._answer_method(request, name, entry)  # parks: not "work"
+        self.in_flight += 1
+        try:
+            return await self._answer_method(request, name, entry)
+        finally:
+            self.in_flight -= 1
+            self.signal.fire()
+
+    async def _answer_method(
+        self, request: web.Request, name: str, entry: tuple[str, Handler] | None
+    ) -> web.Response:
         method = entry[0] if entry else name
         params: Json = {}
         files: dict[str, UploadedFile] = {}
         try:
             params, files = await read_params(request)
             self._raise_fault(method)
+            if self.flood is not None:
+                self.flood.check(method, params.get("chat_id"))
             if entry is None:
                 raise ApiError(400, f"fake server does not implement {name}")
             response = ok_response(await entry[1](params, files))
@@ -175,8 +239,20 @@ class FakeBotApi(SimulatedUsers):
             log.exception("fake Bot API failed on %s", method)
             self.internal_errors.append(exc)
             response = error_response(ApiError(500, "Internal Server Error"))
-        self.calls.append(Call(method, params, files, time.monotonic(), response.status))
+        call = Call(method, params, files, time.monotonic(), response.status)
+        self.calls.append(call)
         self.signal.fire()
+        lost = self._take_lost(method) if response.status == 200 else None
+        if lost is not None:
+            self.lost_answers.append(call)
+            self.signal.fire()
+            if lost.hold:
+                await self._release_held.wait()  # answered late, once the test releases it
+            else:
+                # Done on Telegram's side; the connection drops before the answer.
+                if request.transport is not None:
+                    request.transport.abort()
+                raise ConnectionResetError("answer lost (injected)")
         return response
 
     async def _handle_file(self, request: web.Request) -> web.Response:
@@ -192,13 +268,29 @@ class FakeBotApi(SimulatedUsers):
         return web.Response(body=stored.data, content_type="application/octet-stream")
 
     def _raise_fault(self, method: str) -> None:
+        key = f"method:{method.lower()}"
+        if self.flood is not None and (wait := self.flood.banned_for(key)):
+            raise too_many_requests(wait)  # a retry before retry_after has passed
         queue = self._faults.get(method.lower())
         if queue:
             fault = queue[0]
             fault.remaining -= 1
             if fault.remaining <= 0:
                 queue.pop(0)
+            retry_after = (fault.error.parameters or {}).get("retry_after")
+            if self.flood is not None and fault.error.code == 429 and retry_after:
+                self.flood.ban(key, int(retry_after))
             raise fault.error
+
+    def _take_lost(self, method: str) -> _LostAnswer | None:
+        queue = self._lost.get(method.lower())
+        if not queue:
+            return None
+        lost = queue[0]
+        lost.remaining -= 1
+        if lost.remaining <= 0:
+            queue.pop(0)
+        return lost
 
     async def _get_updates(self, params: Json, files: dict[str, UploadedFile]) -> list[Json]:
         return copy.deepcopy(await self.updates.get_updates(params))
@@ -234,6 +326,16 @@ class FakeBotApi(SimulatedUsers):
         error = ApiError(status, description, parameters)
         self._faults.setdefault(method.lower(), []).append(_Fault(error, times))
 
+    def inject_lost_answer(self, method: str, *, times: int = 1, hold: bool = False) -> None:
+        """The next `times` successful calls of `method` take effect on Telegram's side, then
+        the answer is lost: the connection drops, or (`hold`) the answer waits for
+        `release_held_answers()`. What the bot sees is a network error or a slow answer."""
+        self._lost.setdefault(method.lower(), []).append(_LostAnswer(times, hold))
+
+    def release_held_answers(self) -> None:
+        """Send every answer held back by `inject_lost_answer(hold=True)`."""
+        self._release_held.set()
+
     def set_chat_admins(self, chat_id: int, user_ids: set[int]) -> None:
         """Who getChatMember reports as an administrator of a chat."""
         self.world.admins[chat_id] = set(user_ids)
@@ -248,6 +350,44 @@ class FakeBotApi(SimulatedUsers):
             self.world.blocked.add(chat_id)
         else:
             self.world.blocked.discard(chat_id)
+
+    def set_deactivated(self, chat_id: int) -> None:
+        """The user deleted their account: 403 "user is deactivated" for every send."""
+        self.world.forbidden[chat_id] = "Forbidden: user is deactivated"
+
+    def kick_bot(self, chat_id: int) -> None:
+        """The bot was removed from a group: 403 for every send there."""
+        self.world.forbidden[chat_id] = "Forbidden: bot was kicked from the group chat"
+
+    def delete_chat(self, chat_id: int) -> None:
+        """The chat is gone (deleted group, deleted account's chat): 400 "chat not found"."""
+        self.world.chats.pop(chat_id, None)
+
+    def migrate_group(self, chat_id: int, new_chat_id: int | None = None) -> int:
+        """The group becomes a supergroup: sends to the old id get 400 with
+        `migrate_to_chat_id`, and the bot gets both service messages, as from Telegram."""
+        new_id = new_chat_id if new_chat_id is not None else -1_000_000_000_000 + chat_id
+        old = copy.deepcopy(self.world.chats[chat_id])
+        members = sorted(self.world.members.get(chat_id, set()))
+        by = self.world.known_user(members[0] if members else self.world.bot_id)  # who upgraded
+        chat = self.world.migrate(chat_id, new_id)
+        date = now()
+        self.updates.push(
+            {"message": {"message_id": self.world.next_message_id(chat_id), "from": by,
+                         "date": date, "chat": old, "migrate_to_chat_id": new_id}}
+        )  # fmt: skip
+        moved: Json = {"from": by, "date": date, "chat": chat, "migrate_from_chat_id": chat_id}
+        self.updates.push({"message": self.world.add_message(chat, moved)})
+        return new_id
+
+    def user_delete_message(self, chat_id: int, message_id: int) -> None:
+        """The user deletes a message (their photo, or the bot's message in a private chat)."""
+        self.world.messages.get(chat_id, {}).pop(message_id, None)
+        self.signal.fire()
+
+    def close_topic(self, chat_id: int, thread_id: int) -> None:
+        """A forum topic is closed: the bot's sends there get 400 TOPIC_CLOSED."""
+        self.world.closed_topics.add((chat_id, thread_id))
 
     def calls_of(self, method: str) -> list[Call]:
         """Recorded calls of one method (case-insensitive), oldest first."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.testing.bot_api.html import parse_html, utf16_len
 from bot.testing.bot_api.store import World, now
-from bot.testing.bot_api.wire import ApiError, Json, UploadedFile, bad_request
+from bot.testing.bot_api.wire import Json, UploadedFile, bad_request
 
 Handler = Callable[[Json, dict[str, UploadedFile]], Awaitable[Any]]
 MAX_TEXT = 4096
@@ -102,8 +102,7 @@ def _check_button(button: Any) -> None:
 def new_bot_message(world: World, params: Json) -> tuple[Json, Json]:
     """Chat and common fields of a message the bot sends: from, date, topic, reply and markup."""
     chat = world.require_chat(params.get("chat_id"))
-    if chat["id"] in world.blocked:
-        raise ApiError(403, "Forbidden: bot was blocked by the user")
+    world.require_reachable(chat)
     message: Json = {"from": world.bot_user, "date": now()}
     reply = params.get("reply_parameters")
     reply_id = reply.get("message_id") if isinstance(reply, dict) else None
@@ -121,11 +120,15 @@ def new_bot_message(world: World, params: Json) -> tuple[Json, Json]:
         root = world.get_message(chat["id"], thread_id)
         if not chat.get("is_forum") or root is None or "forum_topic_created" not in root:
             raise bad_request("message thread not found")
+        world.require_open_topic(chat, thread_id)
         message["message_thread_id"] = thread_id
         message["is_topic_message"] = True
         target = target or root  # in a topic, Telegram quotes the topic's service message
     if target is not None:
         message["reply_to_message"] = world.as_reply(chat["id"], target["message_id"])
+        if chat.get("type") == "supergroup" and not chat.get("is_forum"):
+            # A reply joins the reply thread of its root (no forum topic: no is_topic_message).
+            message["message_thread_id"] = target.get("message_thread_id") or target["message_id"]
     markup = inline_markup(params.get("reply_markup"))
     if markup:
         message["reply_markup"] = markup

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+from bot.testing.bot_api.callbacks import CallbackQueries
 from bot.testing.bot_api.compose import (
     MAX_CAPTION,
     MAX_TEXT,
@@ -15,7 +16,7 @@ from bot.testing.bot_api.compose import (
     set_formatted,
 )
 from bot.testing.bot_api.store import World, now
-from bot.testing.bot_api.wire import ApiError, Json, UploadedFile, bad_request
+from bot.testing.bot_api.wire import Json, UploadedFile, bad_request
 
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the same "
@@ -31,10 +32,9 @@ _CHAT_ACTIONS = frozenset(
 class MessageMethods:
     """Handlers for the non-file methods; each returns the `result` or raises ApiError."""
 
-    def __init__(self, world: World, open_queries: set[str], answered: set[str]) -> None:
+    def __init__(self, world: World, queries: CallbackQueries) -> None:
         self.world = world
-        self.open_queries = open_queries
-        self.answered = answered
+        self.queries = queries
         self.commands: dict[tuple[str, str], list[Json]] = {}
 
     def handlers(self) -> dict[str, Handler]:
@@ -82,6 +82,7 @@ class MessageMethods:
         if params.get("inline_message_id"):
             raise bad_request("MESSAGE_ID_INVALID")  # the fake has no inline mode
         chat = self.world.require_chat(params.get("chat_id"))
+        self.world.require_reachable(chat)
         message_id = params.get("message_id")
         if not message_id:
             raise bad_request("message identifier is not specified")
@@ -146,23 +147,16 @@ class MessageMethods:
         return True
 
     async def answer_callback(self, params: Json, files: dict[str, UploadedFile]) -> bool:
-        """answerCallbackQuery: each query can be answered once."""
-        query_id = str(params.get("callback_query_id") or "")
-        if query_id not in self.open_queries:
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+        """answerCallbackQuery: each query can be answered once, within the answer window."""
         if len(str(params.get("text") or "")) > 200:
             raise bad_request("MESSAGE_TOO_LONG")
-        self.open_queries.discard(query_id)
-        self.answered.add(query_id)
+        self.queries.answer(str(params.get("callback_query_id") or ""))
         return True
 
     async def send_chat_action(self, params: Json, files: dict[str, UploadedFile]) -> bool:
         """sendChatAction."""
         chat = self.world.require_chat(params.get("chat_id"))
-        if chat["id"] in self.world.blocked:
-            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        self.world.require_reachable(chat)
         if params.get("action") not in _CHAT_ACTIONS:
             raise bad_request("wrong parameter action in request")
         return True

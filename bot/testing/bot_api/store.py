@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from bot.testing.bot_api.wire import Json, bad_request
+from bot.testing.bot_api.wire import ApiError, Json, bad_request
 
 MB = 1024 * 1024
 DOWNLOAD_LIMIT = 20 * MB  # getFile refuses bigger files
@@ -74,6 +74,10 @@ class World:
     members: dict[int, set[int]] = field(default_factory=dict)
     admins: dict[int, set[int]] = field(default_factory=dict)
     blocked: set[int] = field(default_factory=set)
+    # chat id -> the 403 Telegram answers for it (blocked, deactivated, kicked)
+    forbidden: dict[int, str] = field(default_factory=dict)
+    migrated: dict[int, int] = field(default_factory=dict)  # old group id -> supergroup id
+    closed_topics: set[tuple[int, int]] = field(default_factory=set)  # (chat, thread)
     chat_instances: dict[int, str] = field(default_factory=dict)
     messages: dict[int, dict[int, Json]] = field(default_factory=dict)
     files: dict[str, StoredFile] = field(default_factory=dict)
@@ -137,10 +141,41 @@ class World:
             chat_id = next(
                 (c for c, v in self.chats.items() if v.get("username") == chat_id), None
             )
+        if isinstance(chat_id, int) and chat_id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated[chat_id]},
+            )
         chat = self.chats.get(chat_id) if isinstance(chat_id, int) else None
         if chat is None:
             raise bad_request("chat not found")
         return chat
+
+    def require_reachable(self, chat: Json) -> None:
+        """Telegram's 403 for a chat the bot can no longer write to (blocked, deactivated...)."""
+        if chat["id"] in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat["id"] in self.forbidden:
+            raise ApiError(403, self.forbidden[chat["id"]])
+
+    def require_open_topic(self, chat: Json, thread_id: int) -> None:
+        """A closed forum topic takes no messages from a bot that cannot manage topics."""
+        if (chat["id"], thread_id) in self.closed_topics:
+            raise bad_request("TOPIC_CLOSED")
+
+    def migrate(self, old_id: int, new_id: int) -> Json:
+        """A group becomes a supergroup under a new id; the old id answers with the new one."""
+        old = self.chats.pop(old_id)
+        if old.get("type") != "group":
+            raise ValueError("only a basic group migrates to a supergroup")
+        chat: Json = {"id": new_id, "title": old.get("title", ""), "type": "supergroup"}
+        self.chats[new_id] = chat
+        self.members[new_id] = set(self.members.get(old_id, set()))
+        self.admins[new_id] = set(self.admins.get(old_id, set()))
+        self.chat_instances[new_id] = str(secrets.randbelow(10**19))
+        self.migrated[old_id] = new_id
+        return dict(chat)
 
     def add_message(self, chat: Json, message: Json, message_id: int | None = None) -> Json:
         """Store a message under the next id of its chat (ids are per chat) and return it."""
@@ -151,6 +186,12 @@ class World:
         stored = {"message_id": message_id, **message, "chat": dict(chat)}
         self.messages.setdefault(chat_id, {})[message_id] = stored
         return stored
+
+    def next_message_id(self, chat_id: int) -> int:
+        """Take the next message id of a chat without storing a message (a service message)."""
+        message_id = self._next_message.get(chat_id, 1)
+        self._next_message[chat_id] = message_id + 1
+        return message_id
 
     def get_message(self, chat_id: int, message_id: int) -> Json | None:
         """The current state of a stored message."""

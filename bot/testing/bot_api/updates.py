@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 # Update types Telegram sends when allowed_updates is empty or was never set.
 _OPT_IN_ONLY = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+WEBHOOK_PORTS = frozenset({80, 88, 443, 8443})
 _SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -57,6 +59,7 @@ class UpdateQueue:
         self._poll_generation = 0
         self._last_error: tuple[int, str] | None = None
         self.waiting_polls = 0
+        self.local_mode = False  # a local Bot API server delivers to HTTP and any port
 
     def push(self, update: Json) -> Json:
         """Queue an update, giving it the next update_id unless it carries one."""
@@ -130,8 +133,7 @@ class UpdateQueue:
         url = str(params.get("url") or "")
         if not url:
             return self.delete_webhook(params)
-        if not url.startswith(("http://", "https://")):
-            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        self._check_webhook_url(url)
         secret = params.get("secret_token")
         if secret is not None:
             secret = str(secret)
@@ -147,6 +149,26 @@ class UpdateQueue:
         self._last_error = None
         self.signal.fire()
         return "Webhook is already set" if same else "Webhook was set"
+
+    def _check_webhook_url(self, url: str) -> None:
+        """The cloud Bot API delivers only to HTTPS on ports 80, 88, 443 and 8443."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise bad_request(
+                "bad webhook: Failed to resolve host: Name or service not known"
+            ) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if self.local_mode:
+            return
+        if parts.scheme != "https":
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if (port or 443) not in WEBHOOK_PORTS:
+            raise bad_request(
+                "bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+            )
 
     def delete_webhook(self, params: Json) -> str:
         """deleteWebhook; pending updates stay for getUpdates unless dropped."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import mimetypes
 
+from bot.testing.bot_api.callbacks import CallbackQueries
 from bot.testing.bot_api.compose import auto_entities
 from bot.testing.bot_api.payments import PaymentMethods
 from bot.testing.bot_api.store import World, now
@@ -20,9 +20,8 @@ class SimulatedUsers:
 
     world: World
     updates: UpdateQueue
-    _open_queries: set[str]
+    callback_queries: CallbackQueries
     _payment_methods: PaymentMethods
-    _query_ids = itertools.count(4_382_000_000_000_000_001)
 
     def user_text(
         self,
@@ -158,8 +157,7 @@ class SimulatedUsers:
             user_id, known.get("first_name", first_name), known.get("language_code", language_code)
         )
         self.world.members.setdefault(chat_id, set()).add(user_id)
-        query_id = str(next(self._query_ids))
-        self._open_queries.add(query_id)
+        query_id = self.callback_queries.open()
         query: Json = {
             "id": query_id,
             "from": user,
@@ -208,6 +206,7 @@ class SimulatedUsers:
             target = target or root
         if target is not None:
             message["reply_to_message"] = self.world.as_reply(chat_id, target["message_id"])
+            _reply_thread(chat, message, target)
         if forward:
             origin = {"type": "hidden_user", "sender_user_name": _FORWARDED_FROM}
             message["forward_origin"] = {**origin, "date": now() - 3600}
@@ -233,3 +232,10 @@ def _add_entities(message: Json, key: str, text: str) -> None:
     entities = auto_entities(text)
     if entities:
         message[key] = entities
+
+
+def _reply_thread(chat: Json, message: Json, target: Json) -> None:
+    """In a supergroup without topics a reply belongs to the reply thread of its root message:
+    Telegram sets message_thread_id, but not is_topic_message (it is no forum topic)."""
+    if chat.get("type") == "supergroup" and not chat.get("is_forum"):
+        message["message_thread_id"] = target.get("message_thread_id") or target["message_id"]
