@@ -41,7 +41,7 @@ async def test_create_body_maps_options_and_polling_completes(
         # issue 11, finding 1: aimlapi picks the resolution from the photo for image-to-video,
         # so no quality is offered (nor priced); "auto" keeps the photo's shape (finding 2).
         assert not {"480p", "720p", "1080p"} & set(offered)
-        assert {"6 s", "10 s", "15 s", "auto", "16:9", "9:16", "1:1"} <= set(offered)
+        assert {"6 s", "10 s", "15 s", "Auto", "16:9", "9:16", "1:1"} <= set(offered)
         started = await generate_on(tg, USER, photo_id, options_id, ["10 s", "1:1"])
         task = await aimlapi.wait_task()
         assert task.body == {
