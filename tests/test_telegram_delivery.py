@@ -56,27 +56,23 @@ async def test_a_lost_send_video_answer_is_delivered_once_and_never_refunded(
         assert await ledger_kinds(runtime, USER) == ["allowance", "reserve", "settle"]
 
 
-@pytest.mark.parametrize(
-    ("video", "kind"),
-    [
-        (b"\0\0\0\x18ftypmp42" + bytes(4096), "animation"),  # an MP4 without a sound track
-        (b"\x1a\x45\xdf\xa3" + bytes(4096), "document"),  # a WebM: not an MP4
-    ],
-)
+@pytest.mark.parametrize("kind", ["animation", "document"])
 async def test_the_file_id_is_kept_whatever_send_video_returns(
-    tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory, video: bytes, kind: str
+    tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory, kind: str
 ) -> None:
+    # The bot always uploads an MP4 with sound (bot/media/result.py), but what Telegram makes
+    # of it is Telegram's decision: force the kind it answers.
+    tg.answer_send_video_as(kind)
     async with start_bot() as runtime:
         await generate(tg, USER)
         task = await evolink.wait_task()
-        evolink.succeed(task.id, video=video)
-        sent = await tg.wait_call("sendVideo", lambda c: c.status == 200, timeout=20)
+        evolink.succeed(task.id)
+        await tg.wait_call("sendVideo", lambda c: c.status == 200, timeout=20)
         await wait_idle(tg, runtime, evolink)
         job = await only_job(runtime, USER)
         assert job.status.value == "delivered"
         message = tg.message(USER, job.video_message_id or 0) or {}
         assert "video" not in message and job.video_file_id == message[kind]["file_id"]
-        assert sent.files["video"].data[:4] == video[:4]
         # /resend goes through the method of the kind Telegram made of it.
         await _resend(tg, runtime, job.id)
         resent = tg.calls_of("sendAnimation" if kind == "animation" else "sendDocument")

@@ -142,6 +142,10 @@ class FakeBotApi(SimulatedUsers):
         self.updates.local_mode = value
         self._media.upload_limit = LOCAL_UPLOAD_LIMIT if value else UPLOAD_LIMIT
 
+    def answer_send_video_as(self, kind: str | None) -> None:
+        """Make sendVideo answer an `animation` or a `document` (None: decide as Telegram does)."""
+        self._media.video_kind_override = kind
+
     @property
     def upload_limit(self) -> int:
         """The largest multipart upload accepted (413 above it)."""
