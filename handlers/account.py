@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from telegram import Update
 
+from bot.ids import parse_id
 from bot.telegram.messenger import Target
 from bot.texts import raw, t
 from handlers.context import Context, lang, service, thread_of
@@ -63,10 +64,10 @@ async def resend(update: Update, context: Context) -> None:
         return
     language = lang(update, context)
     args = context.args or []
-    if len(args) != 1 or not args[0].lstrip("#").isdigit():
+    job_id = parse_id(args[0].removeprefix("#")) if len(args) == 1 else None
+    if job_id is None:
         await msg.reply_text(t(language, "resend_usage"))
         return
-    job_id = int(args[0].lstrip("#"))
     target = Target(msg.chat_id, thread_of(update), msg.message_id)
     if not await service(context).resend(user.id, job_id, target):
         await msg.reply_text(t(language, "resend_not_found", id=job_id))

@@ -31,6 +31,7 @@ from bot.texts import raw, t
 
 log = logging.getLogger(__name__)
 S = JobStatus
+GENERATE_ATTEMPTS = 3  # a draft changed under Generate is re-read and priced again this often
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,20 @@ class JobService:
     # ---- generate / cancel / retry ------------------------------------------------------
     async def generate(self, job: Job) -> Reply:
         """Reserve credits, turn the options message into a status message, submit."""
+        for _ in range(GENERATE_ATTEMPTS):
+            reply = await self._generate(job)
+            if reply is not None:
+                return reply
+            # An option press changed the draft after this press read it: check and price the
+            # draft as it is now (what is charged is what is submitted).
+            fresh = await self.ctx.store.get(job.id)
+            if fresh is None:
+                break
+            job = fresh
+        return Reply(raw(job.language, "stale_button"))
+
+    async def _generate(self, job: Job) -> Reply | None:
+        """One attempt; None when the draft changed under it."""
         ctx, lang = self.ctx, job.language
         if job.status is not S.DRAFT:
             return Reply(raw(lang, "stale_button"))
@@ -226,8 +241,11 @@ class JobService:
         price = self.price(job)
         outcome, reserved = await ctx.store.reserve(
             job.id, user_id=job.user_id, price=price, max_active=ctx.settings.max_active,
+            priced=(job.model, job.options),
             deadline_at=ctx.clock() + ctx.settings.deadline_floor_s,
         )  # fmt: skip
+        if outcome is ReserveOutcome.CHANGED:
+            return None
         if outcome is ReserveOutcome.NO_CREDITS:
             bal = await self.balance(job.user_id)
             text = t(lang, "no_credits", price=price, balance=bal.total,

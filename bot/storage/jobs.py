@@ -39,6 +39,7 @@ class ReserveOutcome(StrEnum):
     NO_CREDITS = "no_credits"
     TOO_MANY_ACTIVE = "too_many_active"
     NOT_A_DRAFT = "not_a_draft"
+    CHANGED = "changed"  # the draft's model or options changed after they were priced
 
 
 @dataclass(frozen=True)
@@ -150,20 +151,45 @@ class JobStore:
             return cur.rowcount == 1
 
     async def reserve(
-        self, job_id: int, *, user_id: int, price: int, max_active: int, **fields: Any
+        self,
+        job_id: int,
+        *,
+        user_id: int,
+        price: int,
+        max_active: int,
+        priced: tuple[str, dict[str, str]] | None = None,
+        **fields: Any,
     ) -> tuple[ReserveOutcome, Job | None]:
-        """draft → reserved, taking credits in the same transaction (refused when short)."""
+        """draft → reserved, taking credits in the same transaction (refused when short).
+
+        `priced` is the (model, options) the price was computed for: an option press handled
+        between that read and this transaction would otherwise submit the new options at the
+        old price, so the draft must still hold exactly them (else CHANGED, nothing taken).
+        """
         try:
-            return await self._reserve(job_id, user_id, price, max_active, fields)
+            return await self._reserve(job_id, user_id, price, max_active, priced, fields)
         except _Rollback as stop:
             return stop.outcome, None
 
     async def _reserve(
-        self, job_id: int, user_id: int, price: int, max_active: int, fields: dict[str, Any]
+        self,
+        job_id: int,
+        user_id: int,
+        price: int,
+        max_active: int,
+        priced: tuple[str, dict[str, str]] | None,
+        fields: dict[str, Any],
     ) -> tuple[ReserveOutcome, Job | None]:
         now = self.clock()
         active = [s.value for s in ACTIVE_STATUSES]
         async with self.db.transaction() as conn:
+            if priced is not None:
+                rows = await conn.execute_fetchall(
+                    "SELECT model, options FROM jobs WHERE id = ?", (job_id,)
+                )
+                row = next(iter(rows), None)
+                if row is not None and (row[0], json.loads(row[1] or "{}")) != priced:
+                    return ReserveOutcome.CHANGED, None
             rows = await conn.execute_fetchall(
                 f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN "
                 f"({', '.join('?' * len(active))})",
