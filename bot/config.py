@@ -10,7 +10,6 @@ URL's text alone.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -36,13 +35,14 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.media.net_guard import public_url_problem
+
 REMOTE_PROVIDERS = ("evolink", "apikley", "foxapi", "aimlapi")
 KNOWN_PROVIDERS = (*REMOTE_PROVIDERS, "local")
 
 _TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's secret_token charset
 _LIST_SEP_RE = re.compile(r"[\s,]+")
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})  # the strings pydantic reads as bools
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 _CROSS_FIELD = "config_cross_field"
@@ -363,31 +363,12 @@ def _check_http_url(value: str, *, base: bool) -> str:
 
 
 def _public_url_problem(url: object) -> str | None:
-    """Why `url` cannot be reached from the internet over TLS, judged from its text alone."""
+    """Why `url` cannot be reached from the internet over TLS, judged from its text alone (the
+    SSRF guard's own parser and address rules: one reading for every URL the bot uses)."""
     if not _is_set(url):
         return None
     try:
-        parts = urlsplit(_check_http_url(str(url), base=False))
+        _check_http_url(str(url), base=False)
     except ValueError:
         return None  # malformed: its field check reports that
-
-    if parts.scheme != "https":
-        return "expected an https:// URL: Telegram and the providers refuse plain http://"
-    host = (parts.hostname or "").rstrip(".").lower()
-    reason = _private_host_reason(host)
-    return f"{host!r} is {reason}, not a public host" if reason else None
-
-
-def _private_host_reason(host: str) -> str | None:
-    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
-        return "a local name"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        if "." not in host:
-            return "a single-label name"
-        # 127.1 and friends are IP literals to most HTTP clients, and no public TLD is numeric.
-        return "a numeric address" if host.rsplit(".", 1)[-1].isdigit() else None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return None if ip.is_global else "a private, loopback or reserved IP address"
+    return public_url_problem(str(url).strip())

@@ -26,6 +26,7 @@ from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
 from bot.media.hosted import MediaStore
+from bot.media.net_guard import guarded_transport
 from bot.metrics import Metrics, metrics_route
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
@@ -56,6 +57,7 @@ class BotRuntime:
         self.settings = settings
         self.db = Database(settings.database_path)
         self.http: httpx.AsyncClient | None = None
+        self.download_http: httpx.AsyncClient | None = None
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.ctx: JobContext | None = None
         self.poller: Poller | None = None
@@ -75,6 +77,10 @@ class BotRuntime:
         media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s)
         media.load()
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        # trust_env=False: a proxy from the environment would connect where it resolves.
+        self.download_http = httpx.AsyncClient(
+            transport=guarded_transport(s.allow_private_urls), trust_env=False
+        )
         work_dir = s.database_path.parent / "work"
         registry = build_providers(s, self.http, work_dir)
         app = self._build_application()
@@ -96,7 +102,7 @@ class BotRuntime:
             settings=job_settings, store=store, ledger=ledger, registry=registry,
             prices=PriceTable.load(s.prices_file), media=media,
             messenger=TelegramMessenger(app.bot, min_edit_interval=s.status_edit_interval_s),
-            http=self.http, metrics=self.metrics,
+            http=self.http, metrics=self.metrics, download_http=self.download_http,
         )  # fmt: skip
         self.ctx = ctx
         runner = JobRunner(ctx)
@@ -263,6 +269,8 @@ class BotRuntime:
             await self.web_runner.cleanup()
         if self.http is not None:
             await self.http.aclose()
+        if self.download_http is not None:
+            await self.download_http.aclose()
         await self.db.close()
 
 

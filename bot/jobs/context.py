@@ -54,6 +54,9 @@ class JobContext:
     messenger: TelegramMessenger
     http: httpx.AsyncClient
     metrics: Metrics = field(default_factory=Metrics)
+    # Result downloads: a client whose transport connects only to checked public addresses
+    # (bot.media.net_guard); `http` (provider API calls) when not set.
+    download_http: httpx.AsyncClient | None = None
     clock: Callable[[], float] = time.time
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # (provider, error kind) -> when admins were last alerted: one alert per incident

@@ -72,7 +72,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
     try:
         async with ctx.metrics.timed(job.provider or "unknown", "download"):
             size = await download_video(
-                ctx.http,
+                ctx.download_http or ctx.http,
                 event.video_url,
                 dest,
                 max_bytes=ctx.settings.max_upload_bytes,
