@@ -10,13 +10,15 @@ URL's text alone.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 from pydantic import (
@@ -46,6 +48,7 @@ _LIST_SEP_RE = re.compile(r"[\s,]+")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})  # the strings pydantic reads as bools
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 _CROSS_FIELD = "config_cross_field"
+_PATH_LABEL = b"photo2video webhook path v1"
 _BOOL = "true or false (also 1/0, yes/no)"
 _URL = "an http(s):// URL"
 _SECONDS = "a number of seconds > 0"
@@ -67,6 +70,10 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         None, description="1-256 characters from A-Z, a-z, 0-9, _ and -"
     )
+    # Webhook mode refuses to start without a secret unless the operator says so explicitly.
+    telegram_webhook_insecure: bool = Field(False, description=_BOOL)
+    # The bot adds a path segment derived from the secret (or the token) to the webhook URL.
+    telegram_webhook_random_path: bool = Field(True, description=_BOOL)
     telegram_local_mode: bool = Field(False, description=_BOOL)
     public_base_url: str | None = Field(None, description=_URL)
     # All interfaces: the bot runs in a container behind a reverse proxy.
@@ -236,6 +243,28 @@ class Settings(BaseSettings):
         """True when Telegram pushes updates to TELEGRAM_WEBHOOK_URL instead of being polled."""
         return self.telegram_webhook_url is not None
 
+    @property
+    def webhook_path_token(self) -> str | None:
+        """The random-looking path segment added to the webhook URL (None when not added).
+
+        An HMAC of a fixed label keyed by the webhook secret (the bot token without one): stable
+        across restarts, unguessable without the key, and it reveals nothing of the key itself.
+        """
+        if not self.webhook_mode or not self.telegram_webhook_random_path:
+            return None
+        key = self.telegram_webhook_secret or self.telegram_bot_token
+        digest = hmac.new(key.get_secret_value().encode(), _PATH_LABEL, hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    @property
+    def webhook_endpoint(self) -> str | None:
+        """The URL given to setWebhook: TELEGRAM_WEBHOOK_URL plus the path token."""
+        url, token = self.telegram_webhook_url, self.webhook_path_token
+        if url is None or token is None:
+            return url
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{token}"))
+
 
 class ConfigError(Exception):
     """The configuration is missing or invalid; `problems` holds one line per problem."""
@@ -307,6 +336,13 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
         problems.append(
             "TELEGRAM_WEBHOOK_SECRET: set without TELEGRAM_WEBHOOK_URL; the secret only guards"
             " the webhook (set both for webhook mode, or neither for polling)"
+        )
+    insecure = _flag(_value(values, "telegram_webhook_insecure"))
+    if _is_set(webhook) and not _is_set(values.get("telegram_webhook_secret")) and not insecure:
+        problems.append(
+            "TELEGRAM_WEBHOOK_SECRET: required in webhook mode: without it anyone who finds the"
+            " webhook URL can post forged updates (an admin's /grant, too). Set"
+            " TELEGRAM_WEBHOOK_INSECURE=true to run without one (local development only)"
         )
     if _flag(_value(values, "allow_private_urls")) is False:
         for var, url in (("PUBLIC_BASE_URL", public), ("TELEGRAM_WEBHOOK_URL", webhook)):

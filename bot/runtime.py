@@ -181,8 +181,8 @@ class BotRuntime:
         app = self.app
         assert app is not None
         webhook_path: str | None = None
-        if s.telegram_webhook_url is not None:
-            webhook_path = urlsplit(s.telegram_webhook_url).path or "/"
+        if s.webhook_endpoint is not None:
+            webhook_path = urlsplit(s.webhook_endpoint).path or "/"
 
         async def refresh_gauges() -> None:
             self.metrics.set_active(await in_flight_counts(self.db))
@@ -213,14 +213,14 @@ class BotRuntime:
         s, app = self.settings, self.app
         assert app is not None
         if s.webhook_mode:
-            assert s.telegram_webhook_url is not None
+            assert s.webhook_endpoint is not None
             if self.webhook_secret is None:
                 log.warning(
-                    "TELEGRAM_WEBHOOK_SECRET is not set: anyone who finds the webhook URL can "
-                    "post fake updates; set it in production"
+                    "TELEGRAM_WEBHOOK_INSECURE: running without TELEGRAM_WEBHOOK_SECRET; anyone "
+                    "who finds the webhook URL can post fake updates"
                 )
             await app.bot.set_webhook(
-                s.telegram_webhook_url,
+                s.webhook_endpoint,
                 secret_token=self.webhook_secret,
                 allowed_updates=Update.ALL_TYPES,
             )

@@ -69,6 +69,7 @@ async def test_webhook_update_with_wrong_secret_is_refused(
 ) -> None:
     url = f"{env['PUBLIC_BASE_URL']}/telegram/webhook"
     async with start_bot(TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET="right_secret"):
+        url = tg.webhook_url or ""  # the configured URL plus the path token
         update = {
             "update_id": 424242,
             "message": {

@@ -66,7 +66,9 @@ async def test_happy_path_webhook_mode(
 ) -> None:
     url = f"{env['PUBLIC_BASE_URL']}/telegram/webhook"
     async with start_bot(TELEGRAM_WEBHOOK_URL=url, TELEGRAM_WEBHOOK_SECRET="s3cret_value-1"):
-        assert tg.webhook_url == url and tg.webhook_secret == "s3cret_value-1"
+        assert (tg.webhook_url or "").startswith(
+            url + "/"
+        ) and tg.webhook_secret == "s3cret_value-1"
         assert tg.calls_of("getUpdates") == []
         photo_id, _ = await generate_job(tg)
         task = await evolink.wait_task()
