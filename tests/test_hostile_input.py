@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
+
+import pytest
 
 from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
@@ -10,6 +13,7 @@ from bot.testing.bot_api.html import parse_html
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
+from tests.provider_e2e_helpers import only_job, provider_env
 
 ADMIN = 900_001
 
@@ -91,3 +95,34 @@ async def test_an_edited_grant_never_runs_again(tg: FakeBotApi, start_bot: BotFa
 def _ledger(runtime: BotRuntime):  # type: ignore[no-untyped-def]
     assert runtime.ctx is not None
     return runtime.ctx.ledger
+
+
+class _HugeEstimate(EvolinkFake):
+    """A provider that claims a task will take a billion seconds (or infinitely long)."""
+
+    estimate: float = 1e9
+
+    def _render(self, task: Any, *, with_usage: bool) -> dict[str, Any]:
+        out = super()._render(task, with_usage=with_usage)
+        if "estimated_time" in out["task_info"]:
+            out["task_info"]["estimated_time"] = self.estimate
+        return out
+
+
+@pytest.mark.parametrize("estimate", [1e9, 1e30, float("inf")])
+async def test_a_provider_estimate_cannot_push_the_deadline_out(
+    tg: FakeBotApi, start_bot: BotFactory, estimate: float
+) -> None:
+    async with (
+        _HugeEstimate() as fake,
+        start_bot(**provider_env(fake)) as runtime,
+    ):
+        fake.estimate = estimate
+        _, options = await send_photo_and_get_options(tg, USER, "waves")
+        status_id = options_message_id(tg, USER, options)
+        await press(tg, USER, USER, status_id, "Generate")
+        await fake.wait_task()
+        await tg.wait_until(lambda: "Generating" in str((tg.message(USER, status_id) or {})))
+        job = await only_job(runtime, USER)
+    assert job.deadline_at is not None and job.submitted_at is not None
+    assert job.deadline_at - job.submitted_at <= 3 * 3600
