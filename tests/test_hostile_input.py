@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -122,7 +123,26 @@ async def test_a_provider_estimate_cannot_push_the_deadline_out(
         status_id = options_message_id(tg, USER, options)
         await press(tg, USER, USER, status_id, "Generate")
         await fake.wait_task()
-        await tg.wait_until(lambda: "Generating" in str((tg.message(USER, status_id) or {})))
+        await tg.wait_until(lambda: "Generating" in str(tg.message(USER, status_id) or {}))
         job = await only_job(runtime, USER)
     assert job.deadline_at is not None and job.submitted_at is not None
     assert job.deadline_at - job.submitted_at <= 3 * 3600
+
+
+async def test_no_job_secret_reaches_the_logs_even_at_debug(
+    tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with start_bot(LOG_LEVEL="DEBUG") as runtime:
+        _, options = await send_photo_and_get_options(tg, USER, "waves")
+        await press(tg, USER, USER, options_message_id(tg, USER, options), "Generate")
+        task = await evolink.wait_task()
+        job = await only_job(runtime, USER)
+        evolink.succeed(task.id)
+        await tg.wait_call("sendVideo", timeout=20)
+    secrets = [job.callback_secret, task.body["image_urls"][0].rsplit("/", 1)[1]]
+    assert all(len(s) >= 16 for s in secrets)
+    assert any(r.levelno == logging.DEBUG for r in caplog.records)
+    for record in caplog.records:
+        text = record.getMessage()
+        assert not any(s in text for s in secrets), f"{record.name}: {text[:160]}"
