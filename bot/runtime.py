@@ -32,8 +32,10 @@ from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
 from bot.storage.stats import in_flight_counts
+from bot.storage.updates import UpdateLog
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
+from bot.telegram.recorded import RecordingApplication, RecordingQueue, replay
 from bot.web import WebDeps, create_web_app
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 
@@ -66,6 +68,7 @@ class BotRuntime:
         self.port: int | None = None
         self._telegram_ok = False
         self.metrics = Metrics()
+        self.update_log = UpdateLog(self.db)
         configured = settings.telegram_webhook_secret
         self.webhook_secret = configured.get_secret_value() if configured else None
 
@@ -123,6 +126,8 @@ class BotRuntime:
         resubmit = await self.poller.recover()  # before serving: nothing can race it
         await self._start_web(ctx, runner)
         await app.start()
+        await self.update_log.prune()
+        await replay(app, self.update_log)  # what a dead process took from Telegram
         await self._start_updates()
         self.poller.resume(resubmit)
         ctx.spawn(self.poller.run(), "poller")
@@ -169,12 +174,18 @@ class BotRuntime:
             # A second connection lets the final getUpdates (confirming the last offset on stop)
             # go out while the cancelled long poll is still being torn down.
             .get_updates_connection_pool_size(2)
+            # Every update is recorded before it is confirmed, and replayed after a crash.
+            .update_queue(RecordingQueue(self.update_log))
+            .application_class(RecordingApplication)
         )
         if s.telegram_local_mode:
             builder = builder.local_mode(True)
         if s.webhook_mode:
             builder = builder.updater(None)
-        return builder.build()
+        app = builder.build()
+        assert isinstance(app, RecordingApplication)
+        app.update_log = self.update_log
+        return app
 
     async def _start_web(self, ctx: JobContext, runner: JobRunner) -> None:
         s = self.settings

@@ -87,6 +87,10 @@ class JobService:
         """The draft whose options message or prompt question this message replies to."""
         return await self.ctx.store.draft_by_message(chat_id, message_id)
 
+    async def photo_answered(self, chat_id: int, photo_message_id: int) -> bool:
+        """A photo update handled again after a crash: was it answered before the crash?"""
+        return await self.ctx.store.photo_answered(chat_id, photo_message_id)
+
     async def draft_awaiting_prompt(self, chat_id: int, user_id: int) -> Job | None:
         """The user's newest draft in this chat that asked for a prompt and has none yet."""
         return await self.ctx.store.draft_awaiting_prompt(chat_id, user_id)

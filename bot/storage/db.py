@@ -100,6 +100,17 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE status IN ('delivered', 'failed', 'cancelled', 'expired');
     CREATE INDEX jobs_untold ON jobs(told_at, status);
     """,
+    # 3: every Telegram update, recorded before its offset is confirmed (polling) or the webhook
+    # answers 2xx; handled_at stays NULL until it was handled, so a restart handles it again.
+    """
+    CREATE TABLE updates (
+        update_id BIGINT PRIMARY KEY,
+        body TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        handled_at REAL
+    );
+    CREATE INDEX updates_unhandled ON updates(handled_at, update_id);
+    """,
 )
 
 

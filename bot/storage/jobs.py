@@ -343,6 +343,15 @@ class JobStore:
         )
         return _row_to_job(row) if row else None
 
+    async def photo_answered(self, chat_id: int, photo_message_id: int) -> bool:
+        """Whether some job of this photo already has its options (or status) message."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM jobs WHERE chat_id = ? AND photo_message_id = ? "
+            "AND status_message_id IS NOT NULL LIMIT 1",
+            (chat_id, photo_message_id),
+        )
+        return row is not None
+
     async def draft_by_message(self, chat_id: int, message_id: int) -> Job | None:
         row = await self.db.fetchone(
             "SELECT * FROM jobs WHERE chat_id = ? AND status = ? "
