@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     job_deadline_floor_s: float = Field(900.0, gt=0, description=_SECONDS)
     media_ttl_s: float = Field(3 * 3600.0, gt=0, description=_SECONDS)
     status_edit_interval_s: float = Field(5.0, gt=0, description=_SECONDS)
+    # Per-user limits on what costs the bot without costing the user (drafts, hosted photos).
+    max_drafts_per_user: int = Field(10, ge=1, description="an integer >= 1")
+    max_hosted_mb_per_user: int = Field(50, ge=10, description="an integer >= 10 (MB)")
+    photos_per_minute: int = Field(10, ge=1, description="an integer >= 1")
 
     @classmethod
     def settings_customise_sources(

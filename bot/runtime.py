@@ -22,6 +22,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 import handlers
 from bot.config import Settings
 from bot.jobs.context import JobContext, JobSettings
+from bot.jobs.limits import UserLimits
 from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
@@ -100,6 +101,10 @@ class BotRuntime:
             poll_max_s=s.poll_max_s, callback_grace_s=s.callback_grace_s,
             deadline_floor_s=s.job_deadline_floor_s, max_upload_bytes=int(upload_limit),
             media_ttl_s=s.media_ttl_s,
+            limits=UserLimits(
+                max_drafts=s.max_drafts_per_user, photos_per_minute=s.photos_per_minute,
+                max_hosted_bytes=s.max_hosted_mb_per_user * 1024 * 1024,
+            ),
         )  # fmt: skip
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,

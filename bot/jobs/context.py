@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from bot.jobs.limits import UserLimits
 from bot.media.hosted import MediaStore
 from bot.metrics import Metrics
 from bot.pricing import PriceTable
@@ -30,6 +31,7 @@ class JobSettings:
     public_base_url: str | None
     admin_ids: frozenset[int] = frozenset()
     max_active: int = 2
+    limits: UserLimits = field(default_factory=UserLimits)
     refund_on_cancel: bool = True
     allow_private_urls: bool = False
     poll_initial_s: float = 3.0

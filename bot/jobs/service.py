@@ -19,6 +19,7 @@ from telegram import ForceReply, InlineKeyboardMarkup
 from bot.catalog import ModelSpec
 from bot.faults import crash_point
 from bot.jobs.context import JobContext
+from bot.jobs.limits import PhotoRate, Rate
 from bot.jobs.notify import finish, refresh_status
 from bot.jobs.runner import JobRunner
 from bot.media.photos import PhotoProblem, PhotoRejected, prepare_photo
@@ -67,6 +68,7 @@ class JobService:
     """The user-facing operations on jobs."""
 
     def __init__(self, ctx: JobContext, runner: JobRunner) -> None:
+        self.photo_rate = PhotoRate(ctx.settings.limits.photos_per_minute)
         self.ctx = ctx
         self.runner = runner
 
@@ -125,6 +127,11 @@ class JobService:
         """Check the photo and show the options message; refuse clearly before any charge."""
         ctx, lang = self.ctx, photo.language
         target = Target(photo.chat_id, photo.thread_id, photo.message_id)
+        refusal = await self._over_limits(photo)
+        if refusal is not None:
+            if refusal:
+                await ctx.messenger.send_text(target, refusal)
+            return None
         try:
             data = await ctx.messenger.download_photo(photo.file_id, photo.file_size)
             prepared = await asyncio.to_thread(prepare_photo, data)
@@ -155,6 +162,27 @@ class JobService:
         if not job.prompt:
             await self.ask_prompt(job)
         return job
+
+    async def _over_limits(self, photo: PhotoInput) -> str | None:
+        """Why this photo is not taken ("" = silently), None when it is (see bot.jobs.limits)."""
+        if self.ctx.is_admin(photo.user_id):
+            return None
+        rate = self.photo_rate.check(photo.user_id)
+        if rate is not Rate.OK:
+            log.info("user %s: photo over the per-minute limit (%s)", photo.user_id, rate)
+            return t(photo.language, "limit_slow_down") if rate is Rate.WARN else ""
+        limits, media = self.ctx.settings.limits, self.ctx.media
+        kept = await self.ctx.store.unpaid_or_open(photo.user_id)
+        drafts = [i for i, status in kept if status is S.DRAFT and media.path_for_job(i)]
+        paths = [p for i, _ in kept if (p := media.path_for_job(i)) is not None]
+        hosted = sum(p.stat().st_size for p in paths if p.exists())
+        if len(drafts) >= limits.max_drafts or hosted >= limits.max_hosted_bytes:
+            log.info(
+                "user %s: %d drafts, %d hosted bytes: photo refused",
+                photo.user_id, len(drafts), hosted,
+            )  # fmt: skip
+            return t(photo.language, "limit_drafts", n=len(drafts))
+        return None
 
     async def ask_prompt(self, job: Job) -> None:
         spec = self.models[job.model]

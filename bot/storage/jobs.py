@@ -343,6 +343,16 @@ class JobStore:
         )
         return _row_to_job(row) if row else None
 
+    async def unpaid_or_open(self, user_id: int) -> list[tuple[int, JobStatus]]:
+        """(id, status) of the user's drafts and unfinished jobs: those that keep a photo."""
+        kept = [JobStatus.DRAFT.value, *(s.value for s in ACTIVE_STATUSES)]
+        rows = await self.db.fetchall(
+            f"SELECT id, status FROM jobs WHERE user_id = ? AND status IN "
+            f"({', '.join('?' * len(kept))})",
+            (user_id, *kept),
+        )
+        return [(int(r[0]), JobStatus(r[1])) for r in rows]
+
     async def photo_answered(self, chat_id: int, photo_message_id: int) -> bool:
         """Whether some job of this photo already has its options (or status) message."""
         row = await self.db.fetchone(

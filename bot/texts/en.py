@@ -171,4 +171,10 @@ EN: dict[str, str] = {
     "admin_stats_none": "none",
     "duration_min_s": "{m} min {s} s",
     "duration_h_min": "{h} h {m} min",
+    # issue 13: hostile input
+    "limit_slow_down": "Too many photos at once. Please wait a minute and send them again.",
+    "limit_drafts": (
+        "You already have {n} photos waiting for ▶️ Generate. Generate one of them, or wait "
+        "a few hours until they expire, then send this photo again."
+    ),
 }
