@@ -31,6 +31,7 @@ from bot.texts import t
 log = logging.getLogger(__name__)
 S = JobStatus
 RESULT_URL_LIFETIME = timedelta(hours=24)
+MAX_DELIVERY_CLAIMS = 5  # restarts that may interrupt one delivery before it is given up
 
 
 async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: TaskEvent) -> None:
@@ -40,6 +41,8 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         return  # another callback or poll is already delivering it, or the job was cancelled
     job = claimed.job
     crash_point("claimed")
+    if await _attempted_too_often(ctx, job):
+        return
     await refresh_status(ctx, job, force=False)
     work = ctx.settings.work_dir / f"job-{job.id}"
     work.mkdir(parents=True, exist_ok=True)
@@ -89,6 +92,19 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
         job.id, size, job.user_id, job.provider, job.task_id,
     )  # fmt: skip
     return dest
+
+
+async def _attempted_too_often(ctx: JobContext, job: Job) -> bool:
+    """A delivery that never finishes (a hang or a crash at the same place, restart after
+    restart) must not repeat until the deadline: after MAX_DELIVERY_CLAIMS the job fails and
+    is refunded."""
+    history = await ctx.store.history(job.id)
+    claims = sum(1 for _, to, _at in history if to == S.DOWNLOADING.value)
+    if claims <= MAX_DELIVERY_CLAIMS:
+        return False
+    detail = f"delivery started {claims} times and never finished"
+    await fail_job(ctx, job, {S.DOWNLOADING}, "send", detail)
+    return True
 
 
 def _prepare(video: Path, work: Path) -> tuple[Path, VideoInfo | None, Path | None]:
