@@ -133,8 +133,9 @@ def prepare_photo(data: bytes, spec: ModelSpec | None = None) -> PreparedPhoto:
             clean = _decode_clean(image)
     except Image.DecompressionBombError as exc:
         raise PhotoRejected(PhotoProblem.TOO_LARGE_PIXELS, max_pixels=MAX_PIXELS) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Truncated or corrupt data surfaces from the decoders as any of these.
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, KeyError) as exc:
+        # Truncated or corrupt data surfaces from the decoders as any of these (KeyError: Pillow
+        # looks up the MPO opener after a 3-byte JPEG fails, found by fuzzing).
         raise PhotoRejected(PhotoProblem.NOT_AN_IMAGE) from exc
     max_bytes = spec.max_bytes if spec is not None else MAX_IMAGE_BYTES
     encoded, final = _encode_within(clean, max_bytes)
