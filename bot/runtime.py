@@ -36,7 +36,7 @@ from bot.storage.stats import in_flight_counts
 from bot.storage.updates import UpdateLog
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
-from bot.telegram.recorded import RecordingApplication, RecordingQueue, replay
+from bot.telegram.recorded import RecordingApplication, RecordingQueue, parse_update, replay
 from bot.web import WebDeps, create_web_app
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 
@@ -206,7 +206,10 @@ class BotRuntime:
         token = s.metrics_token.get_secret_value() if s.metrics_token else None
 
         async def on_update(data: dict[str, Any]) -> None:
-            await app.update_queue.put(Update.de_json(data, app.bot))
+            # Recorded by the queue before this returns, so before the webhook answers 2xx.
+            update = parse_update(data, app.bot)
+            if update is not None:
+                await app.update_queue.put(update)
 
         deps = WebDeps(
             store=ctx.store, media=ctx.media, registry=ctx.registry, on_wake=runner.wake,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import Update
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest
 
 from bot.jobs.service import JobService, Reply
 from bot.models import Job
@@ -10,6 +13,8 @@ from bot.telegram import keyboards
 from bot.texts import raw
 from handlers import language as language_handlers
 from handlers.context import Context, lang, service
+
+log = logging.getLogger(__name__)
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -25,18 +30,27 @@ async def on_button(update: Update, context: Context) -> None:
     svc = service(context)
     job = await svc.job(action.job_id) if action else None
     if action is None or job is None:
-        await query.answer(raw(language, "stale_button"), show_alert=False)
+        await _answer(query, raw(language, "stale_button"), alert=False)
         return
     if job.user_id != user.id:
-        await query.answer(raw(language, "not_your_button"), show_alert=True)
+        await _answer(query, raw(language, "not_your_button"), alert=True)
         return
     if job.status_message_id is None and query.message is not None:
         # A crash came between sending this message and recording it: it is the status message.
         job = await svc.adopt_status_message(job, query.message.message_id)
     reply = await _dispatch(svc, job, action)
-    await query.answer(reply.text, show_alert=reply.alert)
+    await _answer(query, reply.text, alert=reply.alert)
     if reply.then is not None:
         await reply.then
+
+
+async def _answer(query: CallbackQuery, text: str | None, *, alert: bool) -> None:
+    """Answer the press; a query Telegram no longer accepts (older than its answer window, e.g.
+    a press handled again after a restart) is not an error: the work still gets done."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except BadRequest as exc:
+        log.info("callback query %s not answered: %s", query.id, exc.message)
 
 
 async def _dispatch(svc: JobService, job: Job, action: keyboards.Action) -> Reply:

@@ -29,6 +29,20 @@ def is_replay(update: Update, context: Any) -> bool:
     return update.update_id in context.bot_data.get(REPLAYED_KEY, ())
 
 
+def parse_update(data: dict[str, Any], bot: Any) -> Update | None:
+    """A webhook body as an Update; None (logged, dropped) for what PTB cannot read or an id
+    outside Telegram's range, which Telegram itself never sends."""
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or not 0 <= update_id < 2**63:
+        log.warning("webhook body with an impossible update_id dropped")
+        return None
+    try:
+        return Update.de_json(data, bot)
+    except Exception as exc:  # PTB raises whatever the malformed field makes it raise
+        log.warning("webhook update %s unreadable (%s): dropped", update_id, type(exc).__name__)
+        return None
+
+
 class RecordingQueue(asyncio.Queue[object]):
     """The application's update queue: an update is recorded before it is queued, once."""
 
