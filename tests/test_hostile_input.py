@@ -14,7 +14,6 @@ from bot.testing.bot_api import FakeBotApi
 from bot.testing.bot_api.html import parse_html
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import USER, BotFactory
-from tests.crash_harness import Hold
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
 from tests.provider_e2e_helpers import ledger, only_job, provider_env
 
@@ -153,26 +152,27 @@ async def test_no_job_secret_reaches_the_logs_even_at_debug(
 async def test_a_delivery_that_never_finishes_is_given_up_with_a_refund(
     tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
 ) -> None:
-    """Each life hangs in sendVideo and is restarted (as the 900 '&' caption did): the job is
-    not delivered again and again until its deadline, it fails and the user gets the credit."""
-    hold = Hold(tg, "sendVideo")
-    try:
-        async with start_bot() as runtime:
-            _, options = await send_photo_and_get_options(tg, USER, "waves")
-            status_id = options_message_id(tg, USER, options)
-            await press(tg, USER, USER, status_id, "Generate")
-            evolink.succeed((await evolink.wait_task()).id)
-            await tg.wait_until(lambda: hold.arrived == 1, timeout=20)
-        for life in range(2, MAX_DELIVERY_CLAIMS + 1):
-            async with start_bot():
-                await tg.wait_until(lambda n=life: hold.arrived == n, timeout=20)  # type: ignore[misc]
-        async with start_bot() as runtime:
-            await tg.wait_call(
-                "sendMessage", lambda c: "Failed" in str(c.params.get("text")), timeout=20
-            )
-            job = await only_job(runtime, USER)
-            kinds = [k for k, _ in await ledger(runtime, USER)]
-    finally:
-        hold.release()
-    assert hold.arrived == MAX_DELIVERY_CLAIMS
+    """Each life hangs in the delivery before sending (as the 900 '&' caption did; here the
+    result download never answers) and is restarted: the job is not delivered again and again
+    until its deadline, it fails and the user gets the credit back."""
+    evolink.inject("timeout", "download", times=MAX_DELIVERY_CLAIMS)
+
+    def downloads() -> int:
+        return len(evolink.requests_to("download"))
+
+    async with start_bot():
+        _, options = await send_photo_and_get_options(tg, USER, "waves")
+        await press(tg, USER, USER, options_message_id(tg, USER, options), "Generate")
+        evolink.succeed((await evolink.wait_task()).id)
+        await evolink.wait_for(lambda: downloads() == 1 or None, 20)
+    for life in range(2, MAX_DELIVERY_CLAIMS + 1):
+        async with start_bot():
+            await evolink.wait_for(lambda n=life: downloads() == n or None, 20)  # type: ignore[misc]
+    async with start_bot() as runtime:
+        await tg.wait_call(
+            "sendMessage", lambda c: "Failed" in str(c.params.get("text")), timeout=20
+        )
+        job = await only_job(runtime, USER)
+        kinds = [k for k, _ in await ledger(runtime, USER)]
+    assert downloads() == MAX_DELIVERY_CLAIMS and not tg.calls_of("sendVideo")
     assert job.status.value == "failed" and kinds == ["allowance", "reserve", "refund"]

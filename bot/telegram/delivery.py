@@ -31,7 +31,7 @@ from bot.texts import t
 log = logging.getLogger(__name__)
 S = JobStatus
 RESULT_URL_LIFETIME = timedelta(hours=24)
-MAX_DELIVERY_CLAIMS = 5  # restarts that may interrupt one delivery before it is given up
+MAX_DELIVERY_CLAIMS = 5  # deliveries interrupted before sending, then the job is given up
 
 
 async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: TaskEvent) -> None:
@@ -52,12 +52,15 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
             return
         crash_point("downloaded")
         info = await asyncio.to_thread(_prepare, video, work)
+        # Built before `sending`: a caption that could not be built (it once looped forever)
+        # is an attempt interrupted before sending, which _attempted_too_often counts.
+        caption = views.caption(job, title_of(ctx, job))
         sending = await ctx.store.transition(job.id, {S.DOWNLOADING}, S.SENDING)
         if sending.job is None:
             return
         job = sending.job
         await refresh_status(ctx, job, force=False)
-        await _send(ctx, job, info)
+        await _send(ctx, job, info, caption)
     finally:
         _cleanup(work)
         discard = getattr(provider, "discard", None)
@@ -95,14 +98,19 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
 
 
 async def _attempted_too_often(ctx: JobContext, job: Job) -> bool:
-    """A delivery that never finishes (a hang or a crash at the same place, restart after
-    restart) must not repeat until the deadline: after MAX_DELIVERY_CLAIMS the job fails and
-    is refunded."""
-    history = await ctx.store.history(job.id)
-    claims = sum(1 for _, to, _at in history if to == S.DOWNLOADING.value)
-    if claims <= MAX_DELIVERY_CLAIMS:
+    """A delivery that never gets as far as sending (a hang or a crash at the same place,
+    restart after restart) must not repeat until the deadline: after MAX_DELIVERY_CLAIMS such
+    attempts the job fails and is refunded. Attempts that reached `sending` do not count: the
+    video may have reached the user, so those are re-sent (a duplicate, never a free video)."""
+    targets = [to for _, to, _at in await ctx.store.history(job.id)]
+    interrupted = sum(
+        1
+        for i, to in enumerate(targets[:-1])  # the last one is this claim
+        if to == S.DOWNLOADING.value and targets[i + 1] != S.SENDING.value
+    )
+    if interrupted < MAX_DELIVERY_CLAIMS:
         return False
-    detail = f"delivery started {claims} times and never finished"
+    detail = f"delivery interrupted {interrupted} times before sending"
     await fail_job(ctx, job, {S.DOWNLOADING}, "send", detail)
     return True
 
@@ -126,10 +134,9 @@ def _prepare(video: Path, work: Path) -> tuple[Path, VideoInfo | None, Path | No
 
 
 async def _send(
-    ctx: JobContext, job: Job, prepared: tuple[Path, VideoInfo | None, Path | None]
+    ctx: JobContext, job: Job, prepared: tuple[Path, VideoInfo | None, Path | None], caption: str
 ) -> None:
     path, info, thumb = prepared
-    title = title_of(ctx, job)
     crash_point("before_send")
     await ctx.messenger.upload_action(target_of(job))
     started = time.monotonic()
@@ -137,7 +144,7 @@ async def _send(
         sent = await ctx.messenger.send_video(
             target_of(job),
             path,
-            caption=views.caption(job, title),
+            caption=caption,
             width=info.width if info else None,
             height=info.height if info else None,
             duration=round(info.duration_s) if info and info.duration_s else None,
@@ -150,7 +157,7 @@ async def _send(
         log.warning("job %s: sendVideo refused (%s); retrying without extras", job.id, exc)
         try:
             sent = await ctx.messenger.send_video(
-                target_of(job), path, caption=views.caption(job, title), width=None,
+                target_of(job), path, caption=caption, width=None,
                 height=None, duration=None, thumbnail=None, markup=None,
             )  # fmt: skip
         except TelegramError as again:
