@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     # Per-user limits on what costs the bot without costing the user (drafts, hosted photos).
     max_drafts_per_user: int = Field(10, ge=1, description="an integer >= 1")
     max_hosted_mb_per_user: int = Field(50, ge=10, description="an integer >= 10 (MB)")
-    photos_per_minute: int = Field(10, ge=1, description="an integer >= 1")
+    photos_per_minute: int = Field(20, ge=1, description="an integer >= 1")
 
     @classmethod
     def settings_customise_sources(

@@ -22,7 +22,7 @@ _FORGET_AFTER = 10_000  # users tracked before idle ones are forgotten
 class UserLimits:
     max_drafts: int = 10
     max_hosted_bytes: int = 50 * 1024 * 1024
-    photos_per_minute: int = 10
+    photos_per_minute: int = 20
 
 
 class Rate(StrEnum):

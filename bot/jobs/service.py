@@ -68,7 +68,7 @@ class JobService:
     """The user-facing operations on jobs."""
 
     def __init__(self, ctx: JobContext, runner: JobRunner) -> None:
-        self.photo_rate = PhotoRate(ctx.settings.limits.photos_per_minute)
+        self._photo_rate: PhotoRate | None = None  # made on the first photo
         self.ctx = ctx
         self.runner = runner
 
@@ -167,7 +167,9 @@ class JobService:
         """Why this photo is not taken ("" = silently), None when it is (see bot.jobs.limits)."""
         if self.ctx.is_admin(photo.user_id):
             return None
-        rate = self.photo_rate.check(photo.user_id)
+        if self._photo_rate is None:
+            self._photo_rate = PhotoRate(self.ctx.settings.limits.photos_per_minute)
+        rate = self._photo_rate.check(photo.user_id)
         if rate is not Rate.OK:
             log.info("user %s: photo over the per-minute limit (%s)", photo.user_id, rate)
             return t(photo.language, "limit_slow_down") if rate is Rate.WARN else ""
