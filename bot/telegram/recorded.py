@@ -21,6 +21,7 @@ from bot.faults import crash_point
 from bot.storage.updates import UpdateLog
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY = 1000  # recorded updates between two prunes of old handled ones
 REPLAYED_KEY = "replayed_updates"  # bot_data: ids of updates handled again after a restart
 
 
@@ -49,6 +50,7 @@ class RecordingQueue(asyncio.Queue[object]):
     def __init__(self, updates: UpdateLog) -> None:
         super().__init__()
         self.updates = updates
+        self._recorded = 0
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
@@ -66,6 +68,9 @@ class RecordingQueue(asyncio.Queue[object]):
                 log.info("update %s received again: already recorded, skipped", item.update_id)
                 return
             crash_point("update_recorded")
+            self._recorded += 1
+            if self._recorded % PRUNE_EVERY == 0:
+                await self.updates.prune()  # a bot that never restarts must not grow forever
         await super().put(item)
 
     async def replay(self, item: Update) -> None:
