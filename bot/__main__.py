@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         if value is not None
     ]
+    if settings.webhook_path_token:
+        secrets.append(settings.webhook_path_token)  # whoever knows the path may post updates
     setup_logging(settings.log_level, settings.log_format, secrets)
     return asyncio.run(_serve(settings))
 

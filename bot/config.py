@@ -10,14 +10,15 @@ URL's text alone.
 
 from __future__ import annotations
 
-import ipaddress
+import hashlib
+import hmac
 import logging
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -37,6 +38,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.media.net_guard import public_url_problem
+
 REMOTE_PROVIDERS = ("evolink", "apikley", "foxapi", "aimlapi")
 KNOWN_PROVIDERS = (*REMOTE_PROVIDERS, "local")
 
@@ -44,10 +47,10 @@ _TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's secret_token charset
 _LIST_SEP_RE = re.compile(r"[\s,]+")
 _LIMIT_RE = re.compile(r"([a-z]+)=(\d{1,6})/(\d{1,6})")
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})  # the strings pydantic reads as bools
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 _CROSS_FIELD = "config_cross_field"
+_PATH_LABEL = b"photo2video webhook path v1"
 _BOOL = "true or false (also 1/0, yes/no)"
 _URL = "an http(s):// URL"
 _SECONDS = "a number of seconds > 0"
@@ -75,6 +78,10 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(
         None, description="1-256 characters from A-Z, a-z, 0-9, _ and -"
     )
+    # Webhook mode refuses to start without a secret unless the operator says so explicitly.
+    telegram_webhook_insecure: bool = Field(False, description=_BOOL)
+    # The bot adds a path segment derived from the secret (or the token) to the webhook URL.
+    telegram_webhook_random_path: bool = Field(True, description=_BOOL)
     telegram_local_mode: bool = Field(False, description=_BOOL)
     public_base_url: str | None = Field(None, description=_URL)
     # All interfaces: the bot runs in a container behind a reverse proxy.
@@ -135,6 +142,10 @@ class Settings(BaseSettings):
     display_timezone: str | None = Field(
         None, description="an IANA time zone such as Europe/Berlin"
     )
+    # Per-user limits on what costs the bot without costing the user (drafts, hosted photos).
+    max_drafts_per_user: int = Field(10, ge=1, description="an integer >= 1")
+    max_hosted_mb_per_user: int = Field(50, ge=10, description="an integer >= 10 (MB)")
+    photos_per_minute: int = Field(20, ge=1, description="an integer >= 1")
 
     @classmethod
     def settings_customise_sources(
@@ -339,6 +350,28 @@ class Settings(BaseSettings):
         """True when Telegram pushes updates to TELEGRAM_WEBHOOK_URL instead of being polled."""
         return self.telegram_webhook_url is not None
 
+    @property
+    def webhook_path_token(self) -> str | None:
+        """The random-looking path segment added to the webhook URL (None when not added).
+
+        An HMAC of a fixed label keyed by the webhook secret (the bot token without one): stable
+        across restarts, unguessable without the key, and it reveals nothing of the key itself.
+        """
+        if not self.webhook_mode or not self.telegram_webhook_random_path:
+            return None
+        key = self.telegram_webhook_secret or self.telegram_bot_token
+        digest = hmac.new(key.get_secret_value().encode(), _PATH_LABEL, hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    @property
+    def webhook_endpoint(self) -> str | None:
+        """The URL given to setWebhook: TELEGRAM_WEBHOOK_URL plus the path token."""
+        url, token = self.telegram_webhook_url, self.webhook_path_token
+        if url is None or token is None:
+            return url
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{token}"))
+
 
 class ConfigError(Exception):
     """The configuration is missing or invalid; `problems` holds one line per problem."""
@@ -411,6 +444,13 @@ def _cross_field_problems(values: Mapping[str, Any]) -> list[str]:
             "TELEGRAM_WEBHOOK_SECRET: set without TELEGRAM_WEBHOOK_URL; the secret only guards"
             " the webhook (set both for webhook mode, or neither for polling)"
         )
+    insecure = _flag(_value(values, "telegram_webhook_insecure"))
+    if _is_set(webhook) and not _is_set(values.get("telegram_webhook_secret")) and not insecure:
+        problems.append(
+            "TELEGRAM_WEBHOOK_SECRET: required in webhook mode: without it anyone who finds the"
+            " webhook URL can post forged updates (an admin's /grant, too). Set"
+            " TELEGRAM_WEBHOOK_INSECURE=true to run without one (local development only)"
+        )
     private_checked = _flag(_value(values, "allow_private_urls")) is False
     if private_checked:
         for var, url in (("PUBLIC_BASE_URL", public), ("TELEGRAM_WEBHOOK_URL", webhook)):
@@ -470,19 +510,15 @@ def _check_http_url(value: str, *, base: bool) -> str:
 
 
 def _public_url_problem(url: object) -> str | None:
-    """Why `url` cannot be reached from the internet over TLS, judged from its text alone."""
+    """Why `url` cannot be reached from the internet over TLS, judged from its text alone (the
+    SSRF guard's own parser and address rules: one reading for every URL the bot uses)."""
     if not _is_set(url):
         return None
     try:
-        parts = urlsplit(_check_http_url(str(url), base=False))
+        _check_http_url(str(url), base=False)
     except ValueError:
         return None  # malformed: its field check reports that
-
-    if parts.scheme != "https":
-        return "expected an https:// URL: Telegram and the providers refuse plain http://"
-    host = (parts.hostname or "").rstrip(".").lower()
-    reason = _private_host_reason(host)
-    return f"{host!r} is {reason}, not a public host" if reason else None
+    return public_url_problem(str(url).strip())
 
 
 # The only ports the cloud Bot API delivers webhooks to (setWebhook refuses the others).
@@ -510,18 +546,3 @@ def _webhook_port_problem(url: object, local_mode: bool | None) -> str | None:
             " (or put the bot behind a reverse proxy listening on one of them)"
         )
     return None
-
-
-def _private_host_reason(host: str) -> str | None:
-    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
-        return "a local name"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        if "." not in host:
-            return "a single-label name"
-        # 127.1 and friends are IP literals to most HTTP clients, and no public TLD is numeric.
-        return "a numeric address" if host.rsplit(".", 1)[-1].isdigit() else None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return None if ip.is_global else "a private, loopback or reserved IP address"

@@ -26,6 +26,8 @@ POINTS = (
     "delivered",  # delivery recorded, status message not updated
     "failed",  # failure and refund recorded, user not told yet
     "cancelled",  # cancel recorded, user not told yet
+    "update_recorded",  # an update is in the database, not handled, its offset not confirmed
+    "update_handled",  # an update's handlers ran, the database does not know yet
 )
 # issue 15: kill points of a Stars purchase (their own crash test, tests/test_payments_crash.py).
 PAYMENT_POINTS = (

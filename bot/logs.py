@@ -68,6 +68,8 @@ def setup_logging(level: str, fmt: str, secrets: Iterable[str]) -> RedactSecrets
 
 
 def quiet_noisy_loggers() -> None:
-    """Request lines add nothing an operator needs and would carry the token if unfiltered."""
-    for name in ("httpx", "httpcore", "apscheduler"):
+    """Request lines add nothing an operator needs and would carry the token if unfiltered;
+    aiosqlite's DEBUG lines quote every SQL parameter, per-job callback secrets and photo tokens
+    among them, which no list of configured secrets can scrub."""
+    for name in ("httpx", "httpcore", "apscheduler", "aiosqlite"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -27,7 +27,9 @@ from bot.jobs.context import JobContext, JobSettings
 from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
+from bot.jobs.user_limits import UserLimits
 from bot.media.hosted import MediaStore
+from bot.media.net_guard import guarded_transport
 from bot.metrics import Metrics, metrics_route
 from bot.payments.packs import packs_from
 from bot.payments.referrals import Referrals
@@ -37,9 +39,11 @@ from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
 from bot.storage.stats import in_flight_counts
+from bot.storage.updates import UpdateLog
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
 from bot.telegram.profile import publish_profile
+from bot.telegram.recorded import RecordingApplication, RecordingQueue, parse_update, replay
 from bot.web import WebDeps, create_web_app
 from handlers import payments as payment_handlers
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
@@ -56,6 +60,7 @@ class BotRuntime:
         self.settings = settings
         self.db = Database(settings.database_path)
         self.http: httpx.AsyncClient | None = None
+        self.download_http: httpx.AsyncClient | None = None
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.ctx: JobContext | None = None
         self.poller: Poller | None = None
@@ -65,6 +70,7 @@ class BotRuntime:
         self.port: int | None = None
         self._telegram_ok = False
         self.metrics = Metrics()
+        self.update_log = UpdateLog(self.db)
         configured = settings.telegram_webhook_secret
         self.webhook_secret = configured.get_secret_value() if configured else None
 
@@ -76,6 +82,10 @@ class BotRuntime:
         media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s)
         media.load()
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        # trust_env=False: a proxy from the environment would connect where it resolves.
+        self.download_http = httpx.AsyncClient(
+            transport=guarded_transport(s.allow_private_urls), trust_env=False
+        )
         work_dir = s.database_path.parent / "work"
         registry = build_providers(s, self.http, work_dir)
         app = self._build_application()
@@ -94,12 +104,16 @@ class BotRuntime:
             media_ttl_s=s.media_ttl_s, provider_limits=s.limits(),
             provider_low_balance=s.provider_low_balance, credit_packs=s.credit_packs,
             spicy_in_groups=s.spicy_in_groups,
+            user_limits=UserLimits(
+                max_drafts=s.max_drafts_per_user, photos_per_minute=s.photos_per_minute,
+                max_hosted_bytes=s.max_hosted_mb_per_user * 1024 * 1024,
+            ),
         )  # fmt: skip
         ctx = JobContext(
             settings=job_settings, store=store, ledger=ledger, registry=registry,
             prices=PriceTable.load(s.prices_file), media=media,
             messenger=TelegramMessenger(app.bot, min_edit_interval=s.status_edit_interval_s),
-            http=self.http, metrics=self.metrics,
+            http=self.http, metrics=self.metrics, download_http=self.download_http,
         )  # fmt: skip
         self.ctx = ctx
         ctx.messenger.moves.on_moved = store.move_chat  # a migrated group's jobs follow it
@@ -126,6 +140,8 @@ class BotRuntime:
         await self._recover_payments(app)
         await self._start_web(ctx, runner)
         await app.start()
+        await self.update_log.prune()
+        await replay(app, self.update_log)  # what a dead process took from Telegram
         await self._start_updates()
         self.poller.resume(resubmit)
         ctx.spawn(self.poller.run(), "poller")
@@ -211,20 +227,26 @@ class BotRuntime:
             # A second connection lets the final getUpdates (confirming the last offset on stop)
             # go out while the cancelled long poll is still being torn down.
             .get_updates_connection_pool_size(2)
+            # Every update is recorded before it is confirmed, and replayed after a crash.
+            .update_queue(RecordingQueue(self.update_log))
+            .application_class(RecordingApplication)
         )
         if s.telegram_local_mode:
             builder = builder.local_mode(True)
         if s.webhook_mode:
             builder = builder.updater(None)
-        return builder.build()
+        app = builder.build()
+        assert isinstance(app, RecordingApplication)
+        app.update_log = self.update_log
+        return app
 
     async def _start_web(self, ctx: JobContext, runner: JobRunner) -> None:
         s = self.settings
         app = self.app
         assert app is not None
         webhook_path: str | None = None
-        if s.telegram_webhook_url is not None:
-            webhook_path = urlsplit(s.telegram_webhook_url).path or "/"
+        if s.webhook_endpoint is not None:
+            webhook_path = urlsplit(s.webhook_endpoint).path or "/"
 
         async def refresh_gauges() -> None:
             self.metrics.set_active(await in_flight_counts(self.db))
@@ -232,7 +254,10 @@ class BotRuntime:
         token = s.metrics_token.get_secret_value() if s.metrics_token else None
 
         async def on_update(data: dict[str, Any]) -> None:
-            await app.update_queue.put(Update.de_json(data, app.bot))
+            # Recorded by the queue before this returns, so before the webhook answers 2xx.
+            update = parse_update(data, app.bot)
+            if update is not None:
+                await app.update_queue.put(update)
 
         deps = WebDeps(
             store=ctx.store, media=ctx.media, registry=ctx.registry, on_wake=runner.wake,
@@ -256,14 +281,14 @@ class BotRuntime:
         s, app = self.settings, self.app
         assert app is not None
         if s.webhook_mode:
-            assert s.telegram_webhook_url is not None
+            assert s.webhook_endpoint is not None
             if self.webhook_secret is None:
                 log.warning(
-                    "TELEGRAM_WEBHOOK_SECRET is not set: anyone who finds the webhook URL can "
-                    "post fake updates; set it in production"
+                    "TELEGRAM_WEBHOOK_INSECURE: running without TELEGRAM_WEBHOOK_SECRET; anyone "
+                    "who finds the webhook URL can post fake updates"
                 )
             await app.bot.set_webhook(
-                s.telegram_webhook_url,
+                s.webhook_endpoint,
                 secret_token=self.webhook_secret,
                 allowed_updates=Update.ALL_TYPES,
             )
@@ -309,6 +334,8 @@ class BotRuntime:
             await self.web_runner.cleanup()
         if self.http is not None:
             await self.http.aclose()
+        if self.download_http is not None:
+            await self.download_http.aclose()
         await self.db.close()
 
 

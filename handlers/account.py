@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Message, Update
 
+from bot.ids import parse_id
 from bot.models import Job
 from bot.telegram import keyboards
 from bot.telegram.messenger import Target
@@ -103,10 +104,10 @@ async def resend(update: Update, context: Context) -> None:
         return
     language = lang(update, context)
     args = context.args or []
-    if len(args) != 1 or not args[0].lstrip("#").isdigit():
+    job_id = parse_id(args[0].removeprefix("#")) if len(args) == 1 else None
+    if job_id is None:
         await msg.reply_text(t(language, "resend_usage"))
         return
-    job_id = int(args[0].lstrip("#"))
     target = Target(msg.chat_id, thread_of(update), msg.message_id)
     if not await service(context).resend(user.id, job_id, target):
         await msg.reply_text(t(language, "resend_not_found", id=job_id))

@@ -18,6 +18,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
+from bot.ids import parse_id
 from bot.metrics import Metrics
 from bot.models import JobStatus
 from bot.storage.costs import CostRow, cost_rows
@@ -51,7 +52,7 @@ async def _refuse(update: Update, context: Context) -> None:
 
 
 def _user_id_arg(text: str) -> int | None:
-    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
+    return parse_id(text)
 
 
 async def stats(update: Update, context: Context) -> None:
@@ -83,8 +84,8 @@ async def grant(update: Update, context: Context) -> None:
     language = lang(update, context)
     args = context.args or []
     user_id = _user_id_arg(args[0]) if len(args) == 2 else None
-    amount = int(args[1]) if len(args) == 2 and args[1].isdigit() else 0
-    if user_id is None or not 0 < amount <= MAX_GRANT:
+    amount = parse_id(args[1]) if len(args) == 2 else None
+    if user_id is None or amount is None or amount > MAX_GRANT:
         await msg.reply_text(t(language, "admin_usage_grant"))
         return
     balance = await service(context).ctx.ledger.grant(user_id, amount, note=f"admin {admin.id}")

@@ -49,6 +49,7 @@ from telegram.error import TelegramError
 
 from bot.jobs.service import PhotoInput
 from bot.telegram.messenger import MAX_PHOTO_DOWNLOAD
+from bot.telegram.recorded import is_replay
 from bot.texts import t
 from handlers.context import Context, config, lang, service, thread_of
 from handlers.start import take_preset
@@ -202,6 +203,10 @@ async def _start(
     """Hand the photo to the service; a file Telegram will not let us download is refused here."""
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
+    if is_replay(update, context) and await service(context).photo_answered(
+        photo_msg.chat_id, photo_msg.message_id
+    ):
+        return  # handled before a crash, only its "handled" mark was lost: answer once
     language = lang(update, context)
     if media.size is not None and media.size > MAX_PHOTO_DOWNLOAD:
         await _answer(msg, t(language, "photo_too_big_file"))

@@ -169,7 +169,11 @@ class CrashRun:
         first_user: int = 5000,
         stall_timeout: float = 60.0,
         settle_timeout: float = 20.0,
+        users_retry: bool = True,
     ) -> None:
+        # users_retry=False: nobody sends a photo or presses again after a crash, so every
+        # update that died with a process must be handled from the bot's own record of it.
+        self.users_retry = users_retry
         self.tg = tg
         self.evolink = evolink
         self.env = {k: v for k, v in env.items() if k != "P2V_CRASH_AT"}
@@ -515,7 +519,7 @@ class CrashRun:
 
     def _lost(self, sim: Sim) -> bool:
         """A process that died after the action had taken its updates from Telegram."""
-        return any(
+        return self.users_retry and any(
             life.dead
             and life.index >= sim.action_life
             and not any(u in life.pending_at_death for u in sim.updates)
@@ -569,6 +573,21 @@ class CrashRun:
             match = _CALLBACK_JOB.search(str(body.get("callback_url") or ""))
             counts[int(match.group(1)) if match else -1] += 1
         return counts
+
+    def _options_twice(self) -> int:
+        """Photos that got more than one options message (a replay of a handled update)."""
+        shown: Counter[tuple[int, int]] = Counter()
+        for call in self.tg.calls_of("sendMessage"):
+            reply = (call.params.get("reply_parameters") or {}).get("message_id")
+            markup = call.params.get("reply_markup") or {}
+            if call.status == 200 and reply and "'g|" in str(markup):
+                shown[(int(call.params["chat_id"]), int(reply))] += 1
+        return sum(n - 1 for n in shown.values() if n > 1)
+
+    def _replayed(self) -> int:
+        """Updates the lives handled from their own record after a crash (from the bot log)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return sum(int(n) for n in re.findall(r"replaying (\d+) update", text))
 
     def _conn(self) -> sqlite3.Connection | None:
         if self._db is None and self.db_path.exists():
@@ -797,6 +816,8 @@ class CrashRun:
             **{s: n for s, n in sorted(statuses.items())},
             "creates": sum(creates.values()),
             "unknown_outcome_after_create": unknown_outcome,
+            "updates_replayed": self._replayed(),
+            "photos_answered_twice": self._options_twice(),
             "dupes_after_send": dupes_after_send,
             "dupes_other_window": dupes_other,
             "quiet_spells": self.quiet_spells,

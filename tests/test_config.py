@@ -230,14 +230,15 @@ def test_provider_key_requires_public_base_url() -> None:
     ],
 )
 def test_private_or_plain_http_urls_are_refused(url: str, reason: str) -> None:
-    lines = problems({**BASE, "PUBLIC_BASE_URL": url, "TELEGRAM_WEBHOOK_URL": url + "/tg"})
+    webhook = {"TELEGRAM_WEBHOOK_URL": url + "/tg", "TELEGRAM_WEBHOOK_SECRET": "abc"}
+    lines = problems({**BASE, "PUBLIC_BASE_URL": url, **webhook})
     assert variables(lines) == ["PUBLIC_BASE_URL", "TELEGRAM_WEBHOOK_URL"]
     assert all(reason in line and "ALLOW_PRIVATE_URLS=true" in line for line in lines)
     s = load(
         PUBLIC_BASE_URL=url,
-        TELEGRAM_WEBHOOK_URL=url + "/tg",
         ALLOW_PRIVATE_URLS="true",
         TELEGRAM_LOCAL_MODE="true",  # a local Bot API server: webhooks on any port
+        **webhook,
     )
     assert s.public_base_url == url and s.webhook_mode
 

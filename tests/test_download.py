@@ -261,7 +261,7 @@ async def test_private_url_refused_without_any_request(
         "https://10.0.0.5/video.mp4",
         "https://[::ffff:127.0.0.1]/video.mp4",
         "https://169.254.169.254/latest/meta-data/",
-        "http://8.8.8.8/video.mp4",
+        "http://10.0.0.6/video.mp4",  # refused for its address (http itself is allowed)
         "file:///etc/passwd",
     ],
 )

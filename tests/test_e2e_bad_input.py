@@ -77,6 +77,7 @@ async def test_webhook_update_with_wrong_secret_is_refused(
         TELEGRAM_WEBHOOK_SECRET="right_secret",
         TELEGRAM_LOCAL_MODE="true",
     ) as runtime:
+        url = tg.webhook_url or ""  # the configured URL plus the path token
         update = {
             "update_id": 424242,
             "message": {

@@ -72,7 +72,8 @@ async def test_happy_path_webhook_mode(
         TELEGRAM_WEBHOOK_SECRET="s3cret_value-1",
         TELEGRAM_LOCAL_MODE="true",
     ):
-        assert tg.webhook_url == url and tg.webhook_secret == "s3cret_value-1"
+        assert (tg.webhook_url or "").startswith(url + "/")
+        assert tg.webhook_secret == "s3cret_value-1"
         assert tg.calls_of("getUpdates") == []
         photo_id, _ = await generate_job(tg)
         task = await evolink.wait_task()

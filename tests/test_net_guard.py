@@ -64,12 +64,18 @@ async def test_public_literals_pass(url: str) -> None:
     await check_public_url(url, allow_private=False)
 
 
-@pytest.mark.parametrize(
-    "url", ["http://8.8.8.8/v.mp4", "ftp://8.8.8.8/v.mp4", "file:///etc/passwd", "//8.8.8.8/x"]
-)
-async def test_only_https_when_private_not_allowed(url: str) -> None:
+@pytest.mark.parametrize("url", ["ftp://8.8.8.8/v.mp4", "file:///etc/passwd", "//8.8.8.8/x"])
+async def test_only_http_and_https(url: str) -> None:
     with pytest.raises(UnsafeURL, match="scheme"):
         await check_public_url(url, allow_private=False)
+
+
+async def test_the_decision_is_on_the_address_never_on_the_scheme() -> None:
+    await check_public_url("http://8.8.8.8/v.mp4", allow_private=False)
+    with pytest.raises(UnsafeURL, match="not a public address"):
+        await check_public_url("http://10.0.0.1/v.mp4", allow_private=False)
+    with pytest.raises(UnsafeURL, match="scheme"):
+        await check_public_url("http://8.8.8.8/v.mp4", allow_private=False, require_https=True)
 
 
 async def test_other_schemes_refused_even_when_private_allowed() -> None:

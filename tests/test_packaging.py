@@ -10,9 +10,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
-from bot.config import Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # `pip install .`, `pip install -e ".[dev]"`, `python -m pip install --no-deps .` ...
@@ -157,6 +158,9 @@ def test_compose_environment_passes_the_config_contract() -> None:
         k: re.sub(r"\$\{DOMAIN[^}]*\}", "bot.example.com", v)
         for k, v in compose_environment().items()
     }
-    s = load_settings({**env, "TELEGRAM_BOT_TOKEN": "1:x", "EVOLINK_API_KEY": "k"}, env_file=None)
+    env |= {"TELEGRAM_BOT_TOKEN": "1:x", "EVOLINK_API_KEY": "k"}
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET: required"):
+        load_settings(env, env_file=None)  # .env must hold the secret
+    s = load_settings({**env, "TELEGRAM_WEBHOOK_SECRET": "abc"}, env_file=None)
     assert s.webhook_mode and s.public_base_url == "https://bot.example.com"
     assert s.telegram_webhook_url == "https://bot.example.com/telegram/webhook"

@@ -200,7 +200,8 @@ def test_random_job_event_sequences_keep_every_invariant(tmp_path: Path) -> None
     edges = {(S(a) if a else None, S(b)) for a, b in stats.edges}
     assert edges == ALLOWED_EDGES, f"never exercised: {ALLOWED_EDGES - edges}"
     assert set(stats.terminal) == {"delivered", "failed", "cancelled", "expired"}
-    assert set(stats.reserve_outcomes) == {o.value for o in ReserveOutcome}
+    # CHANGED needs the service's priced options: tests/test_hostile_price_race.py drives it.
+    assert set(stats.reserve_outcomes) == {o.value for o in ReserveOutcome} - {"changed"}
     assert stats.refund_after_day_change > 0
     assert set(stats.refunds_by_bucket) == {"daily", "granted"}
     assert stats.races >= EXAMPLES // 4 and stats.crashes >= EXAMPLES // 4, stats

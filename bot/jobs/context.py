@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from bot.jobs.limits import DOCUMENTED_LIMITS
+from bot.jobs.user_limits import UserLimits
 from bot.media.hosted import MediaStore
 from bot.metrics import Metrics
 from bot.pricing import PriceTable
@@ -31,6 +32,7 @@ class JobSettings:
     public_base_url: str | None
     admin_ids: frozenset[int] = frozenset()
     max_active: int = 2
+    user_limits: UserLimits = field(default_factory=UserLimits)
     refund_on_cancel: bool = True
     allow_private_urls: bool = False
     poll_initial_s: float = 3.0
@@ -62,6 +64,9 @@ class JobContext:
     messenger: TelegramMessenger
     http: httpx.AsyncClient
     metrics: Metrics = field(default_factory=Metrics)
+    # Result downloads: a client whose transport connects only to checked public addresses
+    # (bot.media.net_guard); `http` (provider API calls) when not set.
+    download_http: httpx.AsyncClient | None = None
     clock: Callable[[], float] = time.time
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # (provider, error kind) -> when admins were last alerted: one alert per incident

@@ -23,6 +23,7 @@ from bot.providers.language import prefer_for_prompt
 from bot.telegram.delivery import deliver
 
 log = logging.getLogger(__name__)
+MAX_ETA_S = 3600  # no image-to-video task takes longer; the deadline is 3 × this at most
 
 S = JobStatus
 WAITING = frozenset({S.SUBMITTED})
@@ -154,6 +155,8 @@ class JobRunner:
         task_id, eta_s = submitted.task_id, submitted.eta_s
         now = ctx.clock()
         first_poll = ctx.settings.callback_grace_s if provider.uses_callbacks else 0.0
+        # A provider's estimate is outside input: 1e9 s once put a deadline 95 years out.
+        eta_s = min(max(eta_s, 0), MAX_ETA_S) if eta_s is not None else None
         deadline = now + max(ctx.settings.deadline_floor_s, 3 * (eta_s or 0))
         done = await ctx.store.transition(
             job.id, {S.SUBMITTING}, S.SUBMITTED,

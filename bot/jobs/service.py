@@ -19,6 +19,7 @@ from bot.faults import crash_point
 from bot.jobs.context import JobContext
 from bot.jobs.notify import finish, owner_name, refresh_status, remove_question
 from bot.jobs.runner import JobRunner
+from bot.jobs.user_limits import PhotoRate, Rate
 from bot.media.photos import MAX_DECODING_INTAKES, PhotoProblem, PhotoRejected, prepare_photo
 from bot.models import ACTIVE_STATUSES, Job, JobStatus
 from bot.payments.offer import no_credit_offer
@@ -32,6 +33,7 @@ from bot.texts import raw, t
 
 log = logging.getLogger(__name__)
 S = JobStatus
+GENERATE_ATTEMPTS = 3  # a draft changed under Generate is re-read and priced again this often
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class JobService:
     """The user-facing operations on jobs."""
 
     def __init__(self, ctx: JobContext, runner: JobRunner) -> None:
+        self._photo_rate: PhotoRate | None = None  # made on the first photo
         self.ctx = ctx
         self.runner = runner
         # Each decode may take ~300 MB at worst: a burst of photos must not add up (issue 10).
@@ -89,6 +92,10 @@ class JobService:
     async def draft_replied_to(self, chat_id: int, message_id: int) -> Job | None:
         """The draft whose options message or prompt question this message replies to."""
         return await self.ctx.store.draft_by_message(chat_id, message_id)
+
+    async def photo_answered(self, chat_id: int, photo_message_id: int) -> bool:
+        """A photo update handled again after a crash: was it answered before the crash?"""
+        return await self.ctx.store.photo_answered(chat_id, photo_message_id)
 
     async def draft_awaiting_prompt(self, chat_id: int, user_id: int) -> Job | None:
         """The user's newest draft in this chat that asked for a prompt and has none yet."""
@@ -126,6 +133,11 @@ class JobService:
         """Check the photo and show the options message; refuse clearly before any charge."""
         ctx, lang = self.ctx, photo.language
         target = Target(photo.chat_id, photo.thread_id, photo.message_id)
+        refusal = await self._over_limits(photo)
+        if refusal is not None:
+            if refusal:
+                await ctx.messenger.send_text(target, refusal)
+            return None
         if photo.owner_name:
             ctx.display_names[photo.user_id] = photo.owner_name
         try:
@@ -159,6 +171,29 @@ class JobService:
         if not job.prompt:
             await self.ask_prompt(job)
         return job
+
+    async def _over_limits(self, photo: PhotoInput) -> str | None:
+        """Why this photo is not taken ("" = silently), None when it is (bot.jobs.user_limits)."""
+        if self.ctx.is_admin(photo.user_id):
+            return None
+        if self._photo_rate is None:
+            self._photo_rate = PhotoRate(self.ctx.settings.user_limits.photos_per_minute)
+        rate = self._photo_rate.check(photo.user_id)
+        if rate is not Rate.OK:
+            log.info("user %s: photo over the per-minute limit (%s)", photo.user_id, rate)
+            return t(photo.language, "limit_slow_down") if rate is Rate.WARN else ""
+        limits, media = self.ctx.settings.user_limits, self.ctx.media
+        kept = await self.ctx.store.unpaid_or_open(photo.user_id)
+        drafts = [i for i, status in kept if status is S.DRAFT and media.path_for_job(i)]
+        paths = [p for i, _ in kept if (p := media.path_for_job(i)) is not None]
+        hosted = sum(p.stat().st_size for p in paths if p.exists())
+        if len(drafts) >= limits.max_drafts or hosted >= limits.max_hosted_bytes:
+            log.info(
+                "user %s: %d drafts, %d hosted bytes: photo refused",
+                photo.user_id, len(drafts), hosted,
+            )  # fmt: skip
+            return t(photo.language, "limit_drafts", n=len(drafts))
+        return None
 
     async def ask_prompt(self, job: Job) -> None:
         spec = self.models[job.model]
@@ -251,6 +286,20 @@ class JobService:
     # ---- generate / cancel / retry ------------------------------------------------------
     async def generate(self, job: Job) -> Reply:
         """Reserve credits, turn the options message into a status message, submit."""
+        for _ in range(GENERATE_ATTEMPTS):
+            reply = await self._generate(job)
+            if reply is not None:
+                return reply
+            # An option press changed the draft after this press read it: check and price the
+            # draft as it is now (what is charged is what is submitted).
+            fresh = await self.ctx.store.get(job.id)
+            if fresh is None:
+                break
+            job = fresh
+        return Reply(raw(job.language, "stale_button"))
+
+    async def _generate(self, job: Job) -> Reply | None:
+        """One attempt; None when the draft changed under it."""
         ctx, lang = self.ctx, job.language
         if job.status is not S.DRAFT:
             return Reply(raw(lang, "stale_button"))
@@ -270,8 +319,11 @@ class JobService:
         price = self.price(job)
         outcome, reserved = await ctx.store.reserve(
             job.id, user_id=job.user_id, price=price, max_active=ctx.settings.max_active,
+            priced=(job.model, job.options),
             deadline_at=ctx.clock() + ctx.settings.deadline_floor_s,
         )  # fmt: skip
+        if outcome is ReserveOutcome.CHANGED:
+            return None
         if outcome is ReserveOutcome.NO_CREDITS:
             bal = await self.balance(job.user_id)
             text = t(lang, "no_credits", price=price, balance=bal.total,

@@ -146,8 +146,9 @@ async def call_json(
                 await _sleep(_backoff(attempts))
                 continue
             raise err from None
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             # The request may have reached the vendor: a create may have made a task and a charge.
+            # (DecodingError: an answer whose Content-Encoding does not decode, e.g. "gzip, gzip".)
             msg = f"{method} {path}: no answer after sending ({type(exc).__name__})"
             if not create and attempts < upstream_limit:
                 log.warning("%s %s, retrying", provider, msg)

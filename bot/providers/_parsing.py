@@ -7,6 +7,7 @@ adapter modules, these only read values an adapter hands them.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -156,9 +157,11 @@ def as_int(value: Any) -> int | None:
     """An int from a vendor number or numeric string, else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None  # JSON 1e999 reads as inf
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value.strip())
     return None
 

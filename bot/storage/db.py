@@ -157,6 +157,17 @@ MIGRATIONS: tuple[str, ...] = (
         rewarded_at REAL
     );
     """,
+    # 5 (issue 13): every Telegram update, recorded before its offset is confirmed (polling) or
+    # the webhook answers 2xx; handled_at stays NULL until handled, so a restart handles it again.
+    """
+    CREATE TABLE updates (
+        update_id BIGINT PRIMARY KEY,
+        body TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        handled_at REAL
+    );
+    CREATE INDEX updates_unhandled ON updates(handled_at, update_id);
+    """,
 )
 
 

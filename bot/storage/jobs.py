@@ -40,6 +40,7 @@ class ReserveOutcome(StrEnum):
     NO_CREDITS = "no_credits"
     TOO_MANY_ACTIVE = "too_many_active"
     NOT_A_DRAFT = "not_a_draft"
+    CHANGED = "changed"  # the draft's model or options changed after they were priced
 
 
 @dataclass(frozen=True)
@@ -162,20 +163,45 @@ class JobStore:
             return cur.rowcount
 
     async def reserve(
-        self, job_id: int, *, user_id: int, price: int, max_active: int, **fields: Any
+        self,
+        job_id: int,
+        *,
+        user_id: int,
+        price: int,
+        max_active: int,
+        priced: tuple[str, dict[str, str]] | None = None,
+        **fields: Any,
     ) -> tuple[ReserveOutcome, Job | None]:
-        """draft → reserved, taking credits in the same transaction (refused when short)."""
+        """draft → reserved, taking credits in the same transaction (refused when short).
+
+        `priced` is the (model, options) the price was computed for: an option press handled
+        between that read and this transaction would otherwise submit the new options at the
+        old price, so the draft must still hold exactly them (else CHANGED, nothing taken).
+        """
         try:
-            return await self._reserve(job_id, user_id, price, max_active, fields)
+            return await self._reserve(job_id, user_id, price, max_active, priced, fields)
         except _Rollback as stop:
             return stop.outcome, None
 
     async def _reserve(
-        self, job_id: int, user_id: int, price: int, max_active: int, fields: dict[str, Any]
+        self,
+        job_id: int,
+        user_id: int,
+        price: int,
+        max_active: int,
+        priced: tuple[str, dict[str, str]] | None,
+        fields: dict[str, Any],
     ) -> tuple[ReserveOutcome, Job | None]:
         now = self.clock()
         active = [s.value for s in ACTIVE_STATUSES]
         async with self.db.transaction() as conn:
+            if priced is not None:
+                rows = await conn.execute_fetchall(
+                    "SELECT model, options FROM jobs WHERE id = ?", (job_id,)
+                )
+                row = next(iter(rows), None)
+                if row is not None and (row[0], json.loads(row[1] or "{}")) != priced:
+                    return ReserveOutcome.CHANGED, None
             rows = await conn.execute_fetchall(
                 f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status IN "
                 f"({', '.join('?' * len(active))})",
@@ -328,6 +354,25 @@ class JobStore:
             (chat_id, user_id, JobStatus.DRAFT.value),
         )
         return _row_to_job(row) if row else None
+
+    async def unpaid_or_open(self, user_id: int) -> list[tuple[int, JobStatus]]:
+        """(id, status) of the user's drafts and unfinished jobs: those that keep a photo."""
+        kept = [JobStatus.DRAFT.value, *(s.value for s in ACTIVE_STATUSES)]
+        rows = await self.db.fetchall(
+            f"SELECT id, status FROM jobs WHERE user_id = ? AND status IN "
+            f"({', '.join('?' * len(kept))})",
+            (user_id, *kept),
+        )
+        return [(int(r[0]), JobStatus(r[1])) for r in rows]
+
+    async def photo_answered(self, chat_id: int, photo_message_id: int) -> bool:
+        """Whether some job of this photo already has its options (or status) message."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM jobs WHERE chat_id = ? AND photo_message_id = ? "
+            "AND status_message_id IS NOT NULL LIMIT 1",
+            (chat_id, photo_message_id),
+        )
+        return row is not None
 
     async def draft_by_message(self, chat_id: int, message_id: int) -> Job | None:
         row = await self.db.fetchone(

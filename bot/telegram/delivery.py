@@ -33,6 +33,7 @@ from bot.texts import t
 
 log = logging.getLogger(__name__)
 S = JobStatus
+MAX_DELIVERY_CLAIMS = 5  # deliveries interrupted before sending, then the job is given up
 
 
 async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: TaskEvent) -> None:
@@ -42,6 +43,8 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         return  # another callback or poll is already delivering it, or the job was cancelled
     job = claimed.job
     crash_point("claimed")
+    if await _attempted_too_often(ctx, job):
+        return
     await refresh_status(ctx, job, force=False)
     work = ctx.settings.work_dir / f"job-{job.id}"
     work.mkdir(parents=True, exist_ok=True)
@@ -53,12 +56,15 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         prepared = await _checked(ctx, job, event, video, work)
         if prepared is None:
             return
+        # Built before `sending`: a caption that could not be built (it once looped forever)
+        # is an attempt interrupted before sending, which _attempted_too_often counts.
+        caption = views.caption(job, title_of(ctx, job))
         sending = await ctx.store.transition(job.id, {S.DOWNLOADING}, S.SENDING)
         if sending.job is None:
             return
         job = sending.job
         await refresh_status(ctx, job, force=False)
-        await _send(ctx, job, prepared)
+        await _send(ctx, job, prepared, caption)
     finally:
         _cleanup(work)
         discard = getattr(provider, "discard", None)
@@ -76,7 +82,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
     try:
         async with ctx.metrics.timed(job.provider or "unknown", "download"):
             size = await download_video(
-                ctx.http,
+                ctx.download_http or ctx.http,
                 event.video_url,
                 dest,
                 max_bytes=ctx.settings.max_upload_bytes,
@@ -93,6 +99,24 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
         job.id, size, job.user_id, job.provider, job.task_id,
     )  # fmt: skip
     return dest
+
+
+async def _attempted_too_often(ctx: JobContext, job: Job) -> bool:
+    """A delivery that never gets as far as sending (a hang or a crash at the same place,
+    restart after restart) must not repeat until the deadline: after MAX_DELIVERY_CLAIMS such
+    attempts the job fails and is refunded. Attempts that reached `sending` do not count: the
+    video may have reached the user, so those are re-sent (a duplicate, never a free video)."""
+    targets = [to for _, to, _at in await ctx.store.history(job.id)]
+    interrupted = sum(
+        1
+        for i, to in enumerate(targets[:-1])  # the last one is this claim
+        if to == S.DOWNLOADING.value and targets[i + 1] != S.SENDING.value
+    )
+    if interrupted < MAX_DELIVERY_CLAIMS:
+        return False
+    detail = f"delivery interrupted {interrupted} times before sending"
+    await fail_job(ctx, job, {S.DOWNLOADING}, "send", detail)
+    return True
 
 
 async def _checked(
@@ -121,9 +145,8 @@ async def _checked(
     return None
 
 
-async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
+async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo, caption: str) -> None:
     path = prepared.path
-    title = title_of(ctx, job)
     crash_point("before_send")
     await ctx.messenger.upload_action(target_of(job))
     started = time.monotonic()
@@ -134,7 +157,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
             lambda target: ctx.messenger.send_video(
                 target,
                 path,
-                caption=views.caption(job, title),
+                caption=caption,
                 width=prepared.width,
                 height=prepared.height,
                 duration=max(1, round(prepared.duration_s)),
@@ -158,7 +181,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
         log.warning("job %s: sendVideo refused (%s); retrying without extras", job.id, exc)
         try:
             sent = await ctx.messenger.send_video(
-                target_of(job), path, caption=views.caption(job, title), width=None,
+                target_of(job), path, caption=caption, width=None,
                 height=None, duration=None, thumbnail=None, markup=None,
             )  # fmt: skip
         except TelegramError as again:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
+from bot.ids import parse_id
 from bot.texts import credits_label, option_value_label, raw, t
 
 SEP = "|"
@@ -39,9 +40,11 @@ def parse(data: str | None) -> Action | None:
     if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
         return None
     parts = data.split(SEP)
-    if len(parts) < 2 or len(parts) > 4 or parts[0] not in VERBS or not parts[1].isdigit():
+    # 0 is the job id of buttons that belong to no job (the language choice).
+    job_id = parse_id(parts[1], minimum=0) if 2 <= len(parts) <= 4 else None
+    if job_id is None or parts[0] not in VERBS:
         return None
-    return Action(parts[0], int(parts[1]), tuple(parts[2:]))
+    return Action(parts[0], job_id, tuple(parts[2:]))
 
 
 MAX_PER_ROW = 3  # more buttons than this in a row and a phone cuts their labels

@@ -224,14 +224,25 @@ def caption(job: Job, title: str) -> str:
     lang = job.language
     opts = describe_options(lang, job.options)
     frame = t(lang, "caption", prompt="\x00", model=title, options=opts)
-    room = CAPTION_LIMIT - len(frame) + 1
     prompt = job.prompt.strip()
-    # Escaping can lengthen the text: shrink the plain prompt until the escaped form fits.
-    while prompt and len(_escape(cut(prompt, room))) > room:
-        room -= max(1, len(_escape(cut(prompt, room))) - room)
     if not prompt:  # no description: the model and options alone, not "🎬 🎬"
         return frame.replace("\x00\n", "")[:CAPTION_LIMIT]
-    return frame.replace("\x00", _escape(cut(prompt, max(room, 0))))[:CAPTION_LIMIT]
+    return fill_bounded(frame, prompt, CAPTION_LIMIT)
+
+
+def fill_bounded(frame: str, text: str, limit: int, *, empty: str = "") -> str:
+    """`frame` (HTML with one NUL placeholder) with the plain `text` escaped into it.
+
+    Telegram's limits count the text *after* entity parsing, where `&amp;` is one character and
+    tags are none, so the visible length is at most the markup length. The user text is cut to the
+    room left before it is escaped, in one step: the cost is linear in the input whatever it holds
+    (escaping can multiply its length by five, which must never feed back into the cut), and
+    the markup is never sliced, so a tag or an entity is never cut in half.
+    """
+    room = limit - (len(frame) - 1)
+    if not text or room <= 0:
+        return frame.replace("\x00", empty)
+    return frame.replace("\x00", _escape(cut(text[: room + 1], room)))
 
 
 def _escape(text: str) -> str:

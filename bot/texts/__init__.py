@@ -54,7 +54,10 @@ def credits_label(lang: str, n: int) -> str:
 
 def cut(text: str, limit: int) -> str:
     """Shorten plain text to `limit` characters with an ellipsis."""
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+    if len(text) <= limit:
+        return text
+    # Never longer than `limit`, even when no room is left for the ellipsis.
+    return text[: limit - 1] + "…" if limit > 0 else ""
 
 
 def option_value_label(lang: str, name: str, value: str) -> str:

@@ -343,4 +343,10 @@ EN: dict[str, str] = {
     ),
     "need_description_alert": "✍️ First reply to this message with what should happen.",
     "sample_caption": "🎬 A photo becomes a clip like this one.",
+    # issue 13: hostile input
+    "limit_slow_down": "Too many photos at once. Please wait a minute and send them again.",
+    "limit_drafts": (
+        "You already have {n} photos waiting for ▶️ Generate. Generate one of them, or wait "
+        "a few hours until they expire, then send this photo again."
+    ),
 }
