@@ -61,7 +61,12 @@ def test_every_view_of_any_prompt_is_valid_html_within_limits(prompt: str, langu
         # The prompt's start survives intact (escaped, then parsed back to the same text).
         head = prompt.strip()[:20]
         assert caption.startswith("🎬 " + head) or caption.startswith("🎬 " + head[:19])
-    text, _ = views.options_view(job, {"grok": SPEC}, 3, BALANCE)
+    private = views.OptionsScene(price_of=lambda _model, _options: 3, balance=BALANCE)
+    text, _ = views.options_view(job, {"grok": SPEC}, private)
+    _visible(text, MAX_TEXT)
+    # In a group the owner's first name (chosen by the user, like the prompt) is shown too.
+    group = views.OptionsScene(price_of=lambda _model, _options: 3, owner=prompt)
+    text, _ = views.options_view(job, {"grok": SPEC}, group)
     _visible(text, MAX_TEXT)
     for status in JobStatus:
         _visible(views.status_text(dataclasses.replace(job, status=status), SPEC.title), MAX_TEXT)

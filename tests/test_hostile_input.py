@@ -13,6 +13,7 @@ from bot.telegram.delivery import MAX_DELIVERY_CLAIMS
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.bot_api.html import parse_html
 from bot.testing.providers.evolink import EvolinkFake
+from bot.texts import raw
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
 from tests.provider_e2e_helpers import ledger, only_job, provider_env
@@ -59,7 +60,7 @@ async def test_odd_resend_ids_get_the_usage_or_not_found(
         arabic = await _reply_to(tg, USER, "resend", "٣")
         unknown = await _reply_to(tg, USER, "resend", "#12345")
     for text in (superscript, huge, arabic):
-        assert text.startswith("Usage: /resend"), text
+        assert text.startswith(raw("en", "resend_usage")), text
     assert "12345" in unknown and "wrong" not in unknown.lower()
 
 
@@ -116,7 +117,7 @@ async def test_a_provider_estimate_cannot_push_the_deadline_out(
     tg: FakeBotApi, start_bot: BotFactory, estimate: float
 ) -> None:
     async with (
-        _HugeEstimate() as fake,
+        _HugeEstimate(loopback_callbacks=True) as fake,
         start_bot(**provider_env(fake)) as runtime,
     ):
         fake.estimate = estimate

@@ -51,10 +51,10 @@ async def test_option_press_and_generate_in_one_batch_charge_what_is_submitted(
         markup = (tg.message(USER, options_id) or {}).get("reply_markup")
         data = {b["text"]: b["callback_data"] for b in buttons(markup)}
         pressed = [
-            tg.user_click(USER, USER, options_id, data["15 s"]),
+            tg.user_click(USER, USER, options_id, next(v for k, v in data.items() if "15 s" in k)),
             tg.user_click(USER, USER, options_id, next(v for k, v in data.items() if "Gen" in k)),
         ]
         await tg.wait_until(lambda: all(q in tg.answered_callbacks for q in pressed))
         task = await evolink.wait_task()
-        price = {5: 2, 10: 4, 15: 6}[task.body["duration"]]
+        price = {3: 1, 5: 2, 10: 4, 15: 6}[task.body["duration"]]
         assert (await ledger(runtime, USER))[1] == ("reserve", -price)

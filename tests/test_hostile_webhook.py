@@ -63,7 +63,12 @@ async def test_a_forged_update_on_the_guessable_path_finds_nothing(
     tg: FakeBotApi, start_bot: BotFactory, env: dict[str, str]
 ) -> None:
     guessable = f"{env['PUBLIC_BASE_URL']}/telegram/webhook"
-    async with start_bot(TELEGRAM_WEBHOOK_URL=guessable, TELEGRAM_WEBHOOK_INSECURE="true"):
+    tg.local_mode = True  # plain http:// on a test port: a local Bot API server delivers there
+    async with start_bot(
+        TELEGRAM_WEBHOOK_URL=guessable,
+        TELEGRAM_WEBHOOK_INSECURE="true",
+        TELEGRAM_LOCAL_MODE="true",
+    ):
         real = tg.webhook_url or ""
         assert real.startswith(guessable + "/") and tg.webhook_secret is None
         async with httpx.AsyncClient() as client:

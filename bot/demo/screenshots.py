@@ -96,7 +96,7 @@ async def capture(out_dir: Path, suffix: str) -> list[Path]:
     for name, scene in SCENES.items():
         with tempfile.TemporaryDirectory() as data:
             async with FakeBotApi(TOKEN) as tg:
-                evolink = EvolinkFake(time_scale=0.01)
+                evolink = EvolinkFake(time_scale=0.01, loopback_callbacks=True)
                 await evolink.start()
                 port = _free_port()
                 settings = load_settings(

@@ -67,7 +67,7 @@ def options_view(
         "price": price_label(lang, price),
     }
     if scene.owner is not None:
-        text = t(lang, "options_group", prompt="\x00", owner=scene.owner, **fields)
+        text = t(lang, "options_group", prompt="\x00", owner=_name(scene.owner), **fields)
     else:
         unlimited = scene.balance is None or scene.balance.unlimited
         total = "∞" if unlimited or scene.balance is None else str(scene.balance.total)
@@ -141,7 +141,7 @@ def status_text(
     if owner is None or job.status.is_terminal:
         return text
     first, _, rest = text.partition("\n")
-    suffix = t(job.language, "owner_suffix", owner=owner)
+    suffix = t(job.language, "owner_suffix", owner=_name(owner))
     return f"{first}{suffix}\n{rest}" if rest else f"{first}{suffix}"
 
 
@@ -247,3 +247,13 @@ def fill_bounded(frame: str, text: str, limit: int, *, empty: str = "") -> str:
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=False)
+
+
+# Telegram caps a first name at 64 characters, but a name is user input like any other: bounded
+# here so that no name can push a message past Telegram's limits.
+NAME_LIMIT = 64
+
+
+def _name(name: str) -> str:
+    # NUL marks where the escaped prompt goes in a frame: never let a name carry one.
+    return cut(name.replace("\x00", ""), NAME_LIMIT)
