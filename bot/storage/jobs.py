@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import aiosqlite
-
 from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, JobStatus
-from bot.storage.db import Database
+from bot.storage.db import Database, Row, Tx
 from bot.storage.ledger import Ledger
 
 _UPDATABLE = frozenset(
@@ -53,7 +51,7 @@ class Transition:
         return self.job is not None
 
 
-def _row_to_job(row: aiosqlite.Row) -> Job:
+def _row_to_job(row: Row) -> Job:
     data = dict(row)
     data["options"] = json.loads(data["options"] or "{}")
     data["status"] = JobStatus(data["status"])
@@ -95,18 +93,18 @@ class JobStore:
     ) -> Job:
         now = self.clock()
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            rows = await conn.execute_fetchall(
                 "INSERT INTO jobs (user_id, chat_id, thread_id, photo_message_id, photo_file_id, "
                 "photo_width, photo_height, prompt, model, options, status, callback_secret, "
                 "language, created_at, updated_at, retry_of) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     user_id, chat_id, thread_id, photo_message_id, photo_file_id, photo_width,
                     photo_height, prompt, model, json.dumps(options, sort_keys=True),
                     JobStatus.DRAFT.value, secrets.token_urlsafe(24), language, now, now, retry_of,
                 ),
             )  # fmt: skip
-            job_id = int(cur.lastrowid or 0)
+            job_id = int(rows[0][0])
             await self._history(conn, job_id, None, JobStatus.DRAFT, now, None)
         job = await self.get(job_id)
         assert job is not None
@@ -216,7 +214,7 @@ class JobStore:
 
     async def _cas(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         job_id: int,
         allowed_from: set[JobStatus],
         to: JobStatus,
@@ -242,14 +240,14 @@ class JobStore:
             await self._history(conn, job_id, replaced, to, now, note)
         return replaced
 
-    async def _get_in(self, conn: aiosqlite.Connection, job_id: int) -> Job:
+    async def _get_in(self, conn: Tx, job_id: int) -> Job:
         """The job as this transaction left it (a later commit must not show through)."""
         rows = await conn.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _row_to_job(next(iter(rows)))
 
     async def _history(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         job_id: int,
         from_status: JobStatus | None,
         to: JobStatus,
