@@ -54,7 +54,10 @@ class BotRuntime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_path)
+        database_url = settings.database_url
+        self.db = Database(
+            database_url.get_secret_value() if database_url else settings.database_path
+        )
         self.http: httpx.AsyncClient | None = None
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.ctx: JobContext | None = None
