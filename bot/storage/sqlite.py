@@ -78,6 +78,10 @@ class SqliteEngine:
         current = await self.schema_version()
         for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
             async with self.transaction() as tx:
+                # Read again under the write lock: another process may have just migrated.
+                row = await tx.fetchone("PRAGMA user_version")
+                if row is not None and int(row[0]) >= version:
+                    continue
                 for statement in migration_statements(step, self.dialect):
                     await tx.execute(statement)
                 await tx.execute(f"PRAGMA user_version={version}")
