@@ -30,6 +30,7 @@ from bot.metrics import Metrics, metrics_route
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
+from bot.storage.replicas import HEARTBEAT_S, Replicas
 from bot.storage.stats import in_flight_counts
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
@@ -64,6 +65,7 @@ class BotRuntime:
         self.poller: Poller | None = None
         self.runner: JobRunner | None = None
         self.web_runner: web.AppRunner | None = None
+        self.replicas: Replicas | None = None
         self.port: int | None = None
         self._telegram_ok = False
         self.metrics = Metrics()
@@ -73,13 +75,25 @@ class BotRuntime:
     async def start(self) -> None:
         s = self.settings
         await self.db.open()
+        if not s.webhook_mode and not await self.db.claim_polling():
+            raise RuntimeError(
+                "another replica already long-polls Telegram on this database (Telegram allows "
+                "one getUpdates consumer per token): run replicas in webhook mode "
+                "(TELEGRAM_WEBHOOK_URL), or only one process"
+            )
+        # Issue 17: this process's lease on the jobs it moves (replicas sharing PostgreSQL).
+        self.replicas = Replicas(self.db)
+        await self.replicas.heartbeat()
         ledger = Ledger(self.db, daily_quota=s.daily_quota)
-        store = JobStore(self.db, ledger)
+        store = JobStore(self.db, ledger, owner=self.replicas.replica_id)
         media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s)
         media.load()
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         work_dir = s.database_path.parent / "work"
         registry = build_providers(s, self.http, work_dir)
+        store.in_process_providers = frozenset(
+            p.name for p in registry.providers if not p.needs_public_image
+        )
         app = self._build_application()
         self.app = app
         upload_limit = (
@@ -123,12 +137,23 @@ class BotRuntime:
         await self._start_updates()
         self.poller.resume(resubmit)
         ctx.spawn(self.poller.run(), "poller")
+        ctx.spawn(self._heartbeats(), "replica-heartbeat")
         await self._set_commands()
         log.info(
             "bot @%s running: %s mode, providers %s, web on %s:%s",
             app.bot.username, "webhook" if s.webhook_mode else "polling",
             ",".join(p.name for p in registry.providers), s.http_host, self.port,
         )  # fmt: skip
+
+    async def _heartbeats(self) -> None:
+        """Keep this replica's lease alive (replicas.py); a failed beat is retried next time."""
+        assert self.replicas is not None
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await self.replicas.heartbeat()
+            except Exception:
+                log.exception("replica heartbeat failed; retrying")
 
     async def _initialize_telegram(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """getMe: a refused token fails at once; an unreachable Bot API is retried a while
@@ -266,6 +291,11 @@ class BotRuntime:
             await self.web_runner.cleanup()
         if self.http is not None:
             await self.http.aclose()
+        if self.replicas is not None and self.db.shared:
+            try:
+                await self.replicas.leave()  # the others take its unfinished jobs over at once
+            except Exception:
+                log.exception("could not leave the replica table")
         await self.db.close()
 
 

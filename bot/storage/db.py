@@ -132,6 +132,17 @@ MIGRATIONS: tuple[str | Migration, ...] = (
         WHERE status IN ('delivered', 'failed', 'cancelled', 'expired');
     CREATE INDEX jobs_untold ON jobs(told_at, status);
     """,
+    # 3 (issue 17): replicas sharing one database. Each live process heartbeats its row; a job
+    # is owned by the replica that last moved it, and a replica silent past the lease has its
+    # unfinished jobs taken over by another (bot/storage/replicas.py).
+    """
+    CREATE TABLE replicas (
+        replica_id TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    """,
 )
 
 
@@ -177,6 +188,8 @@ class Engine(Protocol):
     async def close(self) -> None: ...
 
     async def schema_version(self) -> int: ...
+
+    async def claim_polling(self) -> bool: ...
 
     def transaction(self) -> Any: ...  # an async context manager yielding a Tx
 
@@ -226,6 +239,11 @@ class Database:
 
     async def schema_version(self) -> int:
         return await self.engine.schema_version()
+
+    async def claim_polling(self) -> bool:
+        """True when no other process on this database long-polls Telegram (then none may
+        until this one stops): Telegram serves getUpdates to one consumer per token."""
+        return await self.engine.claim_polling()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:

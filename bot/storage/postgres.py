@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # Advisory lock keys (any 64-bit numbers no other application on the database uses).
 WRITER_LOCK = 0x7032_7600_0001
 MIGRATION_LOCK = 0x7032_7600_0002
+POLLING_LOCK = 0x7032_7600_0003
 
 POOL_MAX = 10
 
@@ -79,12 +80,30 @@ class PostgresEngine:
     def __init__(self, url: str) -> None:
         self.url = url
         self._pool: Any = None
+        self._polling_conn: Any = None
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=POOL_MAX)
         await self._migrate()
 
+    async def claim_polling(self) -> bool:
+        """Become the only long-polling process on this database, for as long as it runs.
+
+        A session advisory lock on a connection of its own: PostgreSQL frees it when this
+        process stops or dies, so a replacement can start polling at once.
+        """
+        if self._polling_conn is None:
+            conn = await asyncpg.connect(self.url)
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", POLLING_LOCK):
+                await conn.close()
+                return False
+            self._polling_conn = conn
+        return True
+
     async def close(self) -> None:
+        if self._polling_conn is not None:
+            conn, self._polling_conn = self._polling_conn, None
+            await conn.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()

@@ -58,6 +58,9 @@ class SqliteEngine:
         await self._conn.execute("PRAGMA busy_timeout=5000")
         await self._migrate()
 
+    async def claim_polling(self) -> bool:
+        return True  # one process per SQLite file
+
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
