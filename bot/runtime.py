@@ -86,7 +86,8 @@ class BotRuntime:
         await self.replicas.heartbeat()
         ledger = Ledger(self.db, daily_quota=s.daily_quota)
         store = JobStore(self.db, ledger, owner=self.replicas.replica_id)
-        media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s)
+        # Replicas share MEDIA_DIR: a provider's photo fetch may reach any of them.
+        media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s, shared=self.db.shared)
         media.load()
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         work_dir = s.database_path.parent / "work"

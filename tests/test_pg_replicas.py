@@ -4,10 +4,13 @@ in-process render jobs kept by their owner, polls claimed once, one long-polling
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from bot.config import load_settings
+from bot.media.hosted import MediaStore
+from bot.media.photos import PreparedPhoto
 from bot.models import JobStatus as S
 from bot.runtime import BotRuntime
 from bot.storage import Database, JobStore, Ledger
@@ -149,3 +152,17 @@ async def test_a_second_polling_replica_is_refused_at_start_up(
     finally:
         await second.stop()
         await first.stop()
+
+
+def test_replicas_sharing_the_media_folder_find_each_others_photos(tmp_path: Path) -> None:
+    """A provider's fetch of /media/<token> may reach any replica (behind the load balancer)."""
+    root = tmp_path / "media"
+    a = MediaStore(root, shared=True)
+    b = MediaStore(root, shared=True)
+    alone = MediaStore(root)  # one process (SQLite): only what it stored or loaded
+    token = a.put(7, PreparedPhoto(b"\xff\xd8jpeg", "image/jpeg", 1, 1, True))
+    assert b.get(token) == (root / f"{token}.jpg", "image/jpeg")
+    assert b.token_for_job(7) == token and b.path_for_job(7) == root / f"{token}.jpg"
+    assert alone.get(token) is None
+    a.release_job(7)  # the job ended on a: gone for every replica
+    assert b.get(token) is None
