@@ -30,7 +30,7 @@ from bot.metrics import Metrics, metrics_route
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
-from bot.storage.replicas import HEARTBEAT_S, Replicas
+from bot.storage.replicas import HEARTBEAT_S, Replicas, SeenUpdates
 from bot.storage.stats import in_flight_counts
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
@@ -149,10 +149,14 @@ class BotRuntime:
     async def _heartbeats(self) -> None:
         """Keep this replica's lease alive (replicas.py); a failed beat is retried next time."""
         assert self.replicas is not None
+        beats = 0
         while True:
             await asyncio.sleep(HEARTBEAT_S)
+            beats += 1
             try:
                 await self.replicas.heartbeat()
+                if self.db.shared and beats % 120 == 0:  # every 10 minutes
+                    await SeenUpdates(self.db).forget_old()
             except Exception:
                 log.exception("replica heartbeat failed; retrying")
 
@@ -213,6 +217,10 @@ class BotRuntime:
         token = s.metrics_token.get_secret_value() if s.metrics_token else None
 
         async def on_update(data: dict[str, Any]) -> None:
+            # Replicas: a re-delivered update may reach another replica than the first time.
+            if self.db.shared and not await SeenUpdates(self.db).first_time(data["update_id"]):
+                log.info("update %s already taken by a replica: ignored", data["update_id"])
+                return
             await app.update_queue.put(Update.de_json(data, app.bot))
 
         deps = WebDeps(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.config import load_settings
@@ -16,6 +17,8 @@ from bot.runtime import BotRuntime
 from bot.storage import Database, JobStore, Ledger
 from bot.storage.replicas import LEASE_S, Replicas
 from bot.testing.bot_api import FakeBotApi
+from tests.conftest import USER, free_port
+from tests.pg_balancer import Balancer
 from tests.pg_server import PgServer, drop_database, fresh_database
 
 
@@ -166,3 +169,46 @@ def test_replicas_sharing_the_media_folder_find_each_others_photos(tmp_path: Pat
     assert alone.get(token) is None
     a.release_job(7)  # the job ended on a: gone for every replica
     assert b.get(token) is None
+
+
+async def test_an_update_delivered_again_to_another_replica_is_ignored(
+    tg: FakeBotApi, env: dict[str, str], url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two replicas behind a balancer; Telegram's re-delivery of an update reaches the other."""
+    ports = [free_port(), free_port()]
+    balancer = Balancer([f"http://127.0.0.1:{p}" for p in ports])
+    await balancer.start()
+    common = {
+        **env, "DATABASE_URL": url, "PUBLIC_BASE_URL": balancer.base_url,
+        "TELEGRAM_WEBHOOK_URL": f"{balancer.base_url}/telegram/webhook",
+        "TELEGRAM_WEBHOOK_SECRET": "s3cret_value-1",
+    }  # fmt: skip
+    runtimes = [
+        BotRuntime(load_settings({**common, "HTTP_PORT": str(p)}, env_file=None)) for p in ports
+    ]
+    try:
+        for runtime in runtimes:
+            await runtime.start()
+        tg.user_command(USER, USER, "start")
+        await tg.wait_call("sendMessage")
+        first = next(f for f in balancer.forwarded if f.path == "/telegram/webhook")
+        other = next(u for u in balancer.upstreams if u != first.upstream)
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{other}/telegram/webhook", data=first.body,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret_value-1",
+                         "Content-Type": "application/json"},
+            ) as answer:  # fmt: skip
+                assert answer.status == 200
+        # Decided before the answer: the copy never reached the other replica's handlers.
+        ignored = [r for r in caplog.records if "already taken by a replica" in r.getMessage()]
+        assert len(ignored) == 1
+        tg.user_command(USER, USER, "help")
+        await tg.wait_call("sendMessage", lambda c: len(tg.calls_of("sendMessage")) >= 2)
+        for runtime in runtimes:
+            await runtime.stop()
+        assert len(tg.calls_of("sendMessage")) == 2  # /start once, /help once
+    finally:
+        for runtime in runtimes:
+            await runtime.stop()
+        await balancer.stop()

@@ -142,6 +142,12 @@ MIGRATIONS: tuple[str | Migration, ...] = (
         seen_at REAL NOT NULL
     );
     ALTER TABLE jobs ADD COLUMN owner TEXT;
+    -- Webhook updates already taken by some replica (Telegram re-delivers when slow).
+    CREATE TABLE seen_updates (
+        update_id INTEGER PRIMARY KEY,
+        seen_at REAL NOT NULL
+    );
+    CREATE INDEX seen_updates_at ON seen_updates(seen_at);
     """,
 )
 
