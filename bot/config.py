@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     job_deadline_floor_s: float = Field(900.0, gt=0, description=_SECONDS)
     media_ttl_s: float = Field(3 * 3600.0, gt=0, description=_SECONDS)
     status_edit_interval_s: float = Field(5.0, gt=0, description=_SECONDS)
+    # Issue 17: a replica silent this long (PostgreSQL) loses its unfinished jobs to another.
+    replica_lease_s: float = Field(30.0, ge=1, description="a number of seconds >= 1")
 
     @classmethod
     def settings_customise_sources(

@@ -30,7 +30,7 @@ from bot.metrics import Metrics, metrics_route
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
-from bot.storage.replicas import HEARTBEAT_S, Replicas, SeenUpdates
+from bot.storage.replicas import Replicas, SeenUpdates
 from bot.storage.stats import in_flight_counts
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
@@ -82,10 +82,12 @@ class BotRuntime:
                 "(TELEGRAM_WEBHOOK_URL), or only one process"
             )
         # Issue 17: this process's lease on the jobs it moves (replicas sharing PostgreSQL).
-        self.replicas = Replicas(self.db)
+        self.replicas = Replicas(self.db, lease_s=s.replica_lease_s)
         await self.replicas.heartbeat()
         ledger = Ledger(self.db, daily_quota=s.daily_quota)
-        store = JobStore(self.db, ledger, owner=self.replicas.replica_id)
+        store = JobStore(
+            self.db, ledger, owner=self.replicas.replica_id, lease_s=s.replica_lease_s
+        )
         # Replicas share MEDIA_DIR: a provider's photo fetch may reach any of them.
         media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s, shared=self.db.shared)
         media.load()
@@ -149,13 +151,14 @@ class BotRuntime:
     async def _heartbeats(self) -> None:
         """Keep this replica's lease alive (replicas.py); a failed beat is retried next time."""
         assert self.replicas is not None
-        beats = 0
+        every = self.settings.replica_lease_s / 6  # six beats may be missed before takeover
+        last_forget = self.replicas.clock()
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
-            beats += 1
+            await asyncio.sleep(every)
             try:
                 await self.replicas.heartbeat()
-                if self.db.shared and beats % 120 == 0:  # every 10 minutes
+                if self.db.shared and self.replicas.clock() - last_forget >= 600:
+                    last_forget = self.replicas.clock()
                     await SeenUpdates(self.db).forget_old()
             except Exception:
                 log.exception("replica heartbeat failed; retrying")

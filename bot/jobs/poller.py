@@ -117,6 +117,8 @@ class Poller:
         settings = self.ctx.settings
         tick = max(0.02, min(TICK_S, settings.poll_initial_s / 2))
         watchdog_every = min(WATCHDOG_EVERY_S, max(0.05, settings.deadline_floor_s / 4))
+        # A dead replica's jobs wait at most about 1.5 leases before another takes them over.
+        watchdog_every = min(watchdog_every, self.ctx.store.lease_s / 2)
         last_watchdog = last_purge = 0.0
         while True:
             try:

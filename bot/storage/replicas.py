@@ -1,13 +1,12 @@
 """Replicas sharing one database: who is alive, and the lease that hands a dead one's work over.
 
-Every process has a `replica_id` and heartbeats its row in `replicas` every `HEARTBEAT_S`. A job
-belongs to the replica that last changed it (`jobs.owner`, written by every compare-and-set of
+Every process has a `replica_id` and heartbeats its row in `replicas` every sixth of the lease. A
+job belongs to the replica that last changed it (`jobs.owner`, written by every compare-and-set of
 that replica's `JobStore`). A replica whose heartbeat is older than `LEASE_S`, or which left
 cleanly, has lost its lease: any other replica may claim its unfinished jobs
 (`JobStore.claim_orphans`, `FOR UPDATE SKIP LOCKED` on PostgreSQL, so each orphan goes to exactly
-one claimer) and run the same recovery a restart runs. On SQLite there is one process, so every
-job is its own after a restart and these checks are skipped.
-"""
+one claimer) and run the same recovery a restart runs. On SQLite there is one process, so every job
+is its own after a restart and these checks are skipped."""
 
 from __future__ import annotations
 
@@ -19,8 +18,8 @@ from collections.abc import Callable
 
 from bot.storage.db import Database
 
-HEARTBEAT_S = 5.0
-# Six missed heartbeats: long enough that a busy event loop is not mistaken for a dead process.
+# REPLICA_LEASE_S's default. Six missed heartbeats: long enough that a busy event loop is not
+# mistaken for a dead process.
 LEASE_S = 30.0
 
 
