@@ -14,6 +14,10 @@ from bot.models import JobStatus as S
 from bot.storage import Database, JobStore, Ledger
 from bot.storage.jobs import Credit
 from bot.storage.users import UserStore
+from bot.testing.bot_api import FakeBotApi
+from bot.testing.providers.evolink import EvolinkFake
+from tests import test_e2e_flow as flows  # its tests are called, not collected again here
+from tests.conftest import USER, BotFactory
 from tests.pg_server import PgServer, drop_database, fresh_database
 
 USERS = (7_000_000_001, 42)
@@ -113,3 +117,31 @@ async def test_migrate_db_reports_a_difference_and_exits_1(tmp_path: Path, pg_ur
 def test_migrate_db_refuses_a_target_that_is_not_postgresql(tmp_path: Path) -> None:
     done = migrate("--from", str(tmp_path / "x.db"), "--to", "sqlite:///x.db")
     assert done.returncode == 2 and "postgresql://" in done.stderr
+
+
+async def test_migrate_db_on_a_database_the_end_to_end_flows_produced(
+    tg: FakeBotApi,
+    evolink: EvolinkFake,
+    start_bot: BotFactory,
+    env: dict[str, str],
+    pg_url: str,
+) -> None:
+    """The real bot fills the SQLite file (a delivery, a provider failure with its refund, an
+    admin grant); the copy on PostgreSQL is the same and the bot carries on there."""
+    await flows.test_happy_path_polling_mode(tg, evolink, start_bot)
+    async with start_bot():
+        await flows.generate_job(tg, caption="this one fails")
+        task = await evolink.wait_task(2)
+        evolink.fail(task.id, "content_policy_violation", "Content policy violation.")
+        await tg.wait_call("sendMessage", lambda c: "refunded" in c.params.get("text", ""))
+    done = await asyncio.to_thread(migrate, "--from", env["DATABASE_PATH"], "--to", pg_url)
+    assert done.returncode == 0, done.stderr
+    assert "jobs: 2 copied now; 2 rows in SQLite, 2 in PostgreSQL" in done.stdout
+    assert "job_transitions: 0 copied now" not in done.stdout
+    async with start_bot(DATABASE_URL=pg_url) as runtime:
+        assert runtime.db.dialect == "postgresql" and runtime.ctx is not None
+        kinds = [r["kind"] for r in await runtime.ctx.ledger.rows(USER)]
+        assert kinds == ["allowance", "reserve", "settle", "reserve", "refund"]
+        assert (await runtime.ctx.ledger.balance(USER)).total == 3  # the 10 s video: 2 credits
+        jobs = await runtime.ctx.store.recent_for_user(USER)
+        assert [j.status.value for j in jobs] == ["failed", "delivered"]
