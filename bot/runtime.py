@@ -303,7 +303,7 @@ class BotRuntime:
             await self.web_runner.cleanup()
         if self.http is not None:
             await self.http.aclose()
-        if self.replicas is not None and self.db.shared:
+        if self.replicas is not None:
             try:
                 await self.replicas.leave()  # the others take its unfinished jobs over at once
             except Exception:

@@ -21,6 +21,7 @@ from bot.storage.db import Database
 # REPLICA_LEASE_S's default. Six missed heartbeats: long enough that a busy event loop is not
 # mistaken for a dead process.
 LEASE_S = 30.0
+FORGET_AFTER_S = 86_400.0
 
 
 def new_replica_id() -> str:
@@ -52,6 +53,8 @@ class Replicas:
                 "ON CONFLICT (replica_id) DO UPDATE SET seen_at = excluded.seen_at",
                 (self.replica_id, now, now),
             )
+            # Rows of processes long gone (killed ones never leave): the table stays small.
+            await tx.execute("DELETE FROM replicas WHERE seen_at < ?", (now - FORGET_AFTER_S,))
 
     async def leave(self) -> None:
         """A clean stop: the others may take this replica's unfinished jobs over at once."""
