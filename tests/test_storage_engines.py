@@ -16,6 +16,7 @@ from bot.storage import Database, JobStore, Ledger
 from bot.storage.db import MIGRATIONS, postgres_ddl
 from bot.storage.jobs import Credit, ReserveOutcome
 from bot.storage.postgres import to_postgres
+from bot.storage.replicas import claim_alert
 from bot.storage.stats import in_flight_counts, stats
 from bot.storage.users import UserStore
 from tests.pg_server import ENGINES, database_target
@@ -270,3 +271,20 @@ def test_database_url_selects_postgresql_and_is_checked() -> None:
         with pytest.raises(ConfigError) as caught:
             load_settings({**base, "DATABASE_URL": bad}, env_file=None)
         assert "DATABASE_URL" in str(caught.value) and "secretpw" not in str(caught.value)
+
+
+async def test_an_operator_alert_is_claimed_once_per_window_across_processes(target: str) -> None:
+    first, second = Database(target), Database(target)
+    await first.open()
+    await second.open()
+    try:
+        claims = await asyncio.gather(
+            *(claim_alert(db, "evolink:auth", NOW, 3600) for db in (first, second) * 5)
+        )
+        assert sum(claims) == 1
+        assert not await claim_alert(second, "evolink:auth", NOW + 3599, 3600)
+        assert await claim_alert(second, "evolink:no_credits", NOW + 3599, 3600)  # another key
+        assert await claim_alert(first, "evolink:auth", NOW + 3600, 3600)  # the next window
+    finally:
+        await first.close()
+        await second.close()

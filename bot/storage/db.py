@@ -148,6 +148,11 @@ MIGRATIONS: tuple[str | Migration, ...] = (
         seen_at REAL NOT NULL
     );
     CREATE INDEX seen_updates_at ON seen_updates(seen_at);
+    -- When each operator alert last went out, so replicas send it once per incident in all.
+    CREATE TABLE operator_alerts (
+        alert_key TEXT PRIMARY KEY,
+        sent_at REAL NOT NULL
+    );
     """,
 )
 

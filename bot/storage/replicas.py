@@ -96,3 +96,15 @@ class SeenUpdates:
                 "DELETE FROM seen_updates WHERE seen_at < ?", (self.clock() - UPDATE_MEMORY_S,)
             )
         return done.rowcount
+
+
+async def claim_alert(db: Database, key: str, now: float, every_s: float) -> bool:
+    """True for exactly one caller, in all replicas, per `every_s` per alert `key`."""
+    async with db.transaction() as tx:
+        done = await tx.execute(
+            "INSERT INTO operator_alerts (alert_key, sent_at) VALUES (?, ?) "
+            "ON CONFLICT (alert_key) DO UPDATE SET sent_at = excluded.sent_at "
+            "WHERE operator_alerts.sent_at <= ?",
+            (key, now, now - every_s),
+        )
+    return done.rowcount == 1
