@@ -23,6 +23,11 @@ Adding a migration (both engines): append ONE entry to `MIGRATIONS`, never edit 
 - Keep data changes portable (plain UPDATE/INSERT; `ON CONFLICT DO NOTHING`).
 - When the engines truly need different statements, append `Migration(sqlite=..., postgresql=...)`
   instead of a string; both must leave the same tables, columns and indexes.
+Porting code written against aiosqlite: annotate with `Tx` instead of `aiosqlite.Connection`;
+`cur = await tx.execute(...)` still gives `cur.rowcount`; `lastrowid` becomes `... RETURNING id`
+read with `execute_fetchall`; `async with conn.execute(...) as cur` becomes `await tx.fetchone()`
+or `execute_fetchall()`; `INSERT OR IGNORE` becomes `INSERT ... ON CONFLICT DO NOTHING`.
+
 Each engine records the schema version it reached (SQLite: `PRAGMA user_version`; PostgreSQL:
 the one-row table `schema_version`) and runs each missing step in its own transaction at start-up;
 on PostgreSQL replicas starting together take turns on an advisory lock, so each step runs once.
