@@ -213,3 +213,16 @@ async def test_an_update_delivered_again_to_another_replica_is_ignored(
         for runtime in runtimes:
             await runtime.stop()
         await balancer.stop()
+
+
+async def test_a_replica_never_takes_its_own_jobs_over_even_with_a_late_heartbeat(
+    url: str,
+) -> None:
+    """A busy event loop may miss heartbeats; the process is still working on its jobs."""
+    clock = Clock()
+    async with Replica(url, "a", clock) as a:
+        job_id = await job_in(a, S.DOWNLOADING)
+        clock.now += LEASE_S * 3  # a's own heartbeat is long overdue
+        assert await a.store.claim_orphans([S.DOWNLOADING]) == []
+        async with Replica(url, "b", clock) as b:  # but to another replica a looks dead
+            assert [j.id for j in await b.store.claim_orphans([S.DOWNLOADING])] == [job_id]

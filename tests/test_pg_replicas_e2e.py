@@ -186,7 +186,7 @@ async def test_three_replicas_one_killed_three_times_lose_nothing(
         **env, "DATABASE_URL": url, "PUBLIC_BASE_URL": balancer.base_url,
         "TELEGRAM_WEBHOOK_URL": f"{balancer.base_url}/telegram/webhook",
         "TELEGRAM_WEBHOOK_SECRET": "s3cret_value-1", "MEDIA_DIR": str(tmp_path / "shared-media"),
-        "REPLICA_LEASE_S": "2", "DAILY_QUOTA": "20", "MAX_ACTIVE_JOBS_PER_USER": "10",
+        "REPLICA_LEASE_S": "3", "DAILY_QUOTA": "20", "MAX_ACTIVE_JOBS_PER_USER": "10",
         "CALLBACK_GRACE_S": "1", "POLL_INITIAL_S": "0.3", "POLL_MAX_S": "1",
     }  # fmt: skip
     replica_env.pop("DATABASE_PATH", None)

@@ -362,10 +362,12 @@ class JobStore:
         condition = where.format(", ".join("?" * len(values)))
         async with self.db.transaction() as conn:
             rows = await conn.execute_fetchall(
-                f"SELECT id FROM jobs WHERE {condition} AND (owner IS NULL OR NOT EXISTS "
-                "(SELECT 1 FROM replicas r WHERE r.replica_id = jobs.owner AND r.seen_at >= ?)) "
-                "ORDER BY id FOR UPDATE SKIP LOCKED",
-                (*values, now - self.lease_s),
+                # Never our own jobs: we are running, so we are working on them, even when our
+                # heartbeat is late (a busy event loop) and the others may think us dead.
+                f"SELECT id FROM jobs WHERE {condition} AND (owner IS NULL OR (owner != ? "
+                "AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.replica_id = jobs.owner "
+                "AND r.seen_at >= ?))) ORDER BY id FOR UPDATE SKIP LOCKED",
+                (*values, self.owner or "", now - self.lease_s),
             )
             jobs = []
             for (job_id,) in rows:
