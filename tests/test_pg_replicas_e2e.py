@@ -278,3 +278,62 @@ async def test_three_replicas_one_killed_three_times_lose_nothing(
 def leaked_secrets(folder: Path, secrets: list[str]) -> list[str]:
     logs = [p.read_text(errors="replace") for p in folder.glob("replica-*.log")]
     return [s for s in secrets if any(s in text for text in logs)]
+
+
+async def test_a_render_whose_replica_dies_is_rendered_again_by_another_once(
+    tg: FakeBotApi, env: dict[str, str], url: str, tmp_path: Path
+) -> None:
+    """The local renderer's job belongs to the replica rendering it; killed mid-render, the
+    other replica takes it over when the lease runs out and renders it again: one video."""
+    ports = [free_port() for _ in range(2)]
+    balancer = Balancer([f"http://127.0.0.1:{p}" for p in ports])
+    await balancer.start()
+    local_env = {
+        k: v for k, v in env.items() if not k.startswith("EVOLINK_") and k != "DATABASE_PATH"
+    }
+    local_env |= {
+        "DATABASE_URL": url, "PUBLIC_BASE_URL": balancer.base_url,
+        "TELEGRAM_WEBHOOK_URL": f"{balancer.base_url}/telegram/webhook",
+        "MEDIA_DIR": str(tmp_path / "shared-media"), "REPLICA_LEASE_S": "3",
+    }  # fmt: skip
+    cluster = Cluster(local_env, ports, tg, tmp_path)
+    user = USERS[0]
+    try:
+        for index in range(2):
+            await cluster.start(index)
+        await one_job(tg, user, 0, [])
+
+        def rendering() -> bool:
+            return any(
+                c.params.get("chat_id") == user and "Preparing" in c.params.get("text", "")
+                for c in tg.calls_of("editMessageText")
+            )
+
+        await tg.wait_until(rendering, timeout=30)  # the owner is rendering: kill it now
+        conn = await asyncpg.connect(url)
+        try:
+            owner = await conn.fetchval("SELECT owner FROM jobs WHERE status != 'draft'")
+            pids = [p.pid if p is not None else None for p in cluster.procs]
+            victim = pids.index(int(str(owner).split("-")[-2]))
+            cluster.procs[victim].send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+            await cluster.procs[victim].wait()  # type: ignore[union-attr]
+        finally:
+            await conn.close()
+        video = await tg.wait_call("sendVideo", lambda c: c.status == 200, timeout=120)
+        assert video.params["chat_id"] == user
+        rows = await all_final(url, 1)
+        codes = await cluster.stop()
+    finally:
+        await cluster.stop()
+        await balancer.stop()
+    assert [r["status"] for r in rows] == ["delivered"]
+    assert sum(c.status == 200 for c in tg.calls_of("sendVideo")) == 1
+    assert codes[1 - victim] == 0
+    conn = await asyncpg.connect(url)
+    try:
+        kinds = [r["kind"] for r in await conn.fetch("SELECT kind FROM ledger ORDER BY id")]
+        notes = [r["note"] for r in await conn.fetch("SELECT note FROM job_transitions")]
+    finally:
+        await conn.close()
+    assert kinds == ["allowance", "reserve", "settle"]
+    assert "local task lost" in notes  # the other replica found no render and did it again
