@@ -130,8 +130,13 @@ async def test_migrate_db_on_a_database_the_end_to_end_flows_produced(
     admin grant); the copy on PostgreSQL is the same and the bot carries on there."""
     await flows.test_happy_path_polling_mode(tg, evolink, start_bot)
     async with start_bot():
-        await flows.generate_job(tg, caption="this one fails")
+        _, msg_id = await flows.generate_job(tg, caption="this one fails")
         task = await evolink.wait_task(2)
+        # Fail it once the bot recorded the task (a callback before that waits for the poll).
+        await tg.wait_until(
+            lambda: "Generating" in str((tg.message(USER, msg_id) or {}).get("text", "")),
+            timeout=15,
+        )
         evolink.fail(task.id, "content_policy_violation", "Content policy violation.")
         await tg.wait_call("sendMessage", lambda c: "refunded" in c.params.get("text", ""))
     done = await asyncio.to_thread(migrate, "--from", env["DATABASE_PATH"], "--to", pg_url)
