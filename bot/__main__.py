@@ -1,4 +1,5 @@
-"""`python -m bot` runs the bot; `python -m bot demo` runs the offline demo.
+"""`python -m bot` runs the bot; `python -m bot demo` runs the offline demo;
+`python -m bot migrate-db --to postgresql://...` copies the SQLite database into PostgreSQL.
 
 Configuration comes from the environment (and `.env`); any invalid or missing value is listed
 in one message and the process exits with status 2. SIGTERM and SIGINT stop it cleanly.
@@ -23,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.demo import run_demo
 
         return run_demo(args[1:])
+    if args and args[0] == "migrate-db":  # issue 17: SQLite -> PostgreSQL
+        from bot.storage.migrate import main as migrate_db
+
+        return migrate_db(args[1:])
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -35,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.telegram_webhook_secret,
             settings.metrics_token,
             settings.apikley_webhook_hmac_key,
+            settings.database_url,
             *settings.provider_keys().values(),
         )
         if value is not None

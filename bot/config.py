@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         8080, ge=0, le=65535, description="an integer from 0 to 65535 (0 = any free port)"
     )
     database_path: Path = Field(Path("data/photo2video.db"), description="a file path")
+    # Issue 17: set, the bot stores everything in this PostgreSQL database (several replicas may
+    # share it) and DATABASE_PATH is not used. Secret: the URL usually carries a password.
+    database_url: SecretStr | None = Field(
+        None, description="a postgresql://user:password@host:port/database URL"
+    )
     # Typed `Path`, never None: `_default_media_dir` fills in <database_path parent>/media.
     media_dir: Path = Field(None, validate_default=True, description="a directory path")
     evolink_api_key: SecretStr | None = Field(None, description="an API key")
@@ -146,6 +151,8 @@ class Settings(BaseSettings):
     max_drafts_per_user: int = Field(10, ge=1, description="an integer >= 1")
     max_hosted_mb_per_user: int = Field(50, ge=10, description="an integer >= 10 (MB)")
     photos_per_minute: int = Field(20, ge=1, description="an integer >= 1")
+    # Issue 17: a replica silent this long (PostgreSQL) loses its unfinished jobs to another.
+    replica_lease_s: float = Field(30.0, ge=1, description="a number of seconds >= 1")
 
     @classmethod
     def settings_customise_sources(
@@ -190,6 +197,21 @@ class Settings(BaseSettings):
     @classmethod
     def _check_webhook_url(cls, value: str | None) -> str | None:
         return None if value is None else _check_http_url(value, base=False)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value().strip()
+        if not url:
+            return None
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("postgresql", "postgres") or not parsed.path.strip("/"):
+            raise ValueError(
+                "expected postgresql://user:password@host:port/database (value not shown)"
+            )
+        return SecretStr(url)
 
     @field_validator("media_dir", mode="before")
     @classmethod

@@ -38,6 +38,7 @@ from bot.payments.store import PaymentStore
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
+from bot.storage.replicas import Replicas, SeenUpdates
 from bot.storage.stats import in_flight_counts
 from bot.storage.updates import UpdateLog
 from bot.storage.users import UserStore
@@ -58,7 +59,10 @@ class BotRuntime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_path)
+        database_url = settings.database_url
+        self.db = Database(
+            database_url.get_secret_value() if database_url else settings.database_path
+        )
         self.http: httpx.AsyncClient | None = None
         self.download_http: httpx.AsyncClient | None = None
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
@@ -67,6 +71,7 @@ class BotRuntime:
         self.balances: BalanceWatch | None = None
         self.runner: JobRunner | None = None
         self.web_runner: web.AppRunner | None = None
+        self.replicas: Replicas | None = None
         self.port: int | None = None
         self._telegram_ok = False
         self.metrics = Metrics()
@@ -77,9 +82,21 @@ class BotRuntime:
     async def start(self) -> None:
         s = self.settings
         await self.db.open()
+        if not s.webhook_mode and not await self.db.claim_polling():
+            raise RuntimeError(
+                "another replica already long-polls Telegram on this database (Telegram allows "
+                "one getUpdates consumer per token): run replicas in webhook mode "
+                "(TELEGRAM_WEBHOOK_URL), or only one process"
+            )
+        # Issue 17: this process's lease on the jobs it moves (replicas sharing PostgreSQL).
+        self.replicas = Replicas(self.db, lease_s=s.replica_lease_s)
+        await self.replicas.heartbeat()
         ledger = Ledger(self.db, daily_quota=s.daily_quota)
-        store = JobStore(self.db, ledger)
-        media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s)
+        store = JobStore(
+            self.db, ledger, owner=self.replicas.replica_id, lease_s=s.replica_lease_s
+        )
+        # Replicas share MEDIA_DIR: a provider's photo fetch may reach any of them.
+        media = MediaStore(s.media_dir, default_ttl_s=s.media_ttl_s, shared=self.db.shared)
         media.load()
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         # trust_env=False: a proxy from the environment would connect where it resolves.
@@ -88,6 +105,9 @@ class BotRuntime:
         )
         work_dir = s.database_path.parent / "work"
         registry = build_providers(s, self.http, work_dir)
+        store.in_process_providers = frozenset(
+            p.name for p in registry.providers if not p.needs_public_image
+        )
         app = self._build_application()
         self.app = app
         upload_limit = (
@@ -146,6 +166,7 @@ class BotRuntime:
         self.poller.resume(resubmit)
         ctx.spawn(self.poller.run(), "poller")
         ctx.spawn(self.balances.run(), "balances")
+        ctx.spawn(self._heartbeats(), "replica-heartbeat")
         await self._set_commands()
         log.info(
             "bot @%s running: %s mode, providers %s, web on %s:%s",
@@ -190,6 +211,21 @@ class BotRuntime:
                     await payment_handlers.tell_reward(app, reward)
         except TelegramError as exc:
             log.warning("payment reconciliation failed (retried at the next start): %s", exc)
+
+    async def _heartbeats(self) -> None:
+        """Keep this replica's lease alive (replicas.py); a failed beat is retried next time."""
+        assert self.replicas is not None
+        every = self.settings.replica_lease_s / 6  # six beats may be missed before takeover
+        last_forget = self.replicas.clock()
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.replicas.heartbeat()
+                if self.db.shared and self.replicas.clock() - last_forget >= 600:
+                    last_forget = self.replicas.clock()
+                    await SeenUpdates(self.db).forget_old()
+            except Exception:
+                log.exception("replica heartbeat failed; retrying")
 
     async def _initialize_telegram(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """getMe: a refused token fails at once; an unreachable Bot API is retried a while
@@ -254,6 +290,10 @@ class BotRuntime:
         token = s.metrics_token.get_secret_value() if s.metrics_token else None
 
         async def on_update(data: dict[str, Any]) -> None:
+            # Replicas: a re-delivered update may reach another replica than the first time.
+            if self.db.shared and not await SeenUpdates(self.db).first_time(data["update_id"]):
+                log.info("update %s already taken by a replica: ignored", data["update_id"])
+                return
             # Recorded by the queue before this returns, so before the webhook answers 2xx.
             update = parse_update(data, app.bot)
             if update is not None:
@@ -336,6 +376,11 @@ class BotRuntime:
             await self.http.aclose()
         if self.download_http is not None:
             await self.download_http.aclose()
+        if self.replicas is not None:
+            try:
+                await self.replicas.leave()  # the others take its unfinished jobs over at once
+            except Exception:
+                log.exception("could not leave the replica table")
         await self.db.close()
 
 

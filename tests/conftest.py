@@ -20,6 +20,7 @@ from bot.logs import quiet_noisy_loggers
 from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
+from tests.pg_server import pg_server  # noqa: F401 (issue 17: the PostgreSQL test server)
 
 TOKEN = "123456789:TESTtokenNotReal_0123456789abcdefXYZ"
 USER = 1001

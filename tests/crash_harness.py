@@ -34,9 +34,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import asyncpg
+
 from bot.testing.bot_api import FakeBotApi, UploadedFile
 from bot.testing.providers.evolink import EvolinkFake
 from bot.testing.sample_media import make_sample_photo
+from tests.pg_sync import SyncPg
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTIVE = frozenset({"reserved", "submitting", "submitted", "downloading", "sending"})
@@ -180,6 +183,7 @@ class CrashRun:
         self.workdir = workdir
         self.log = workdir / "bot.log"
         self.db_path = Path(env["DATABASE_PATH"])
+        self.db_url = env.get("DATABASE_URL")  # set: the bot runs on PostgreSQL (issue 17)
         self.daily_quota = int(env.get("DAILY_QUOTA", "5"))
         self.stall_timeout = stall_timeout
         self.settle_timeout = settle_timeout
@@ -195,7 +199,7 @@ class CrashRun:
         self._calls_seen = 0
         self._tasks_seen = 0
         self._tasks_by_job: dict[int, list[str]] = {}
-        self._db: sqlite3.Connection | None = None
+        self._db: sqlite3.Connection | SyncPg | None = None
         self._jobs: dict[int, JobRow] = {}
         self.quiet_spells = 0
         self._finished = False
@@ -220,7 +224,12 @@ class CrashRun:
                 task.cancel()
             await asyncio.gather(self._driver, *self._background, return_exceptions=True)
             self.wall_s = time.monotonic() - started
-        return self.audit()
+        try:
+            return self.audit()
+        finally:
+            if isinstance(self._db, SyncPg):
+                self._db.close()
+                self._db = None
 
     async def _supervise(self, plans: Sequence[Plan]) -> None:
         for index, plan in enumerate(plans):
@@ -589,8 +598,10 @@ class CrashRun:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return sum(int(n) for n in re.findall(r"replaying (\d+) update", text))
 
-    def _conn(self) -> sqlite3.Connection | None:
-        if self._db is None and self.db_path.exists():
+    def _conn(self) -> sqlite3.Connection | SyncPg | None:
+        if self._db is None and self.db_url:
+            self._db = SyncPg(self.db_url)
+        elif self._db is None and self.db_path.exists():
             self._db = sqlite3.connect(self.db_path, timeout=10, isolation_level=None)
         return self._db
 
@@ -603,9 +614,9 @@ class CrashRun:
                 "SELECT id, user_id, status, error_kind, price, photo_message_id, "
                 "status_message_id FROM jobs"
             ).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):  # the first life has not created the schema yet
-                return {}
+        except (sqlite3.OperationalError, asyncpg.UndefinedTableError) as exc:
+            if "no such table" in str(exc) or "does not exist" in str(exc):
+                return {}  # the first life has not created the schema yet
             raise
         return {int(r[0]): JobRow(*r) for r in rows}
 

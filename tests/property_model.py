@@ -1,21 +1,22 @@
 """The world, the operations and the invariants of the storage-layer property test.
 
-`tests/test_properties.py` generates random sequences of the operations below and runs them on
-the REAL `JobStore`/`Ledger` over a real SQLite file. Failures, the watchdog, crash recovery and
-cancel run the bot's own code (`notify.fail_job`, `Poller.watchdog_once`, `Poller.recover`,
-`JobService.cancel`) around a stub context; the other steps (submit, claim, deliver) are the
-compare-and-set call the job code makes there (same `allowed_from`, target status and credit
-movement; each docstring names the code it mirrors), since the real ones also talk to providers
-and Telegram. The invariants checked after every step are the ones the bot relies on: a job only
-moves along the state machine, a terminal job never changes, credits are reserved once, refunded
-at most once, never both refunded and settled, a failure is told once, and every balance is the
-sum of the ledger.
+`tests/test_properties.py` generates random sequences of the operations below and runs them on the
+REAL `JobStore`/`Ledger` over a real SQLite file or PostgreSQL database. Failures, the watchdog,
+crash recovery and cancel run the bot's own code (`notify.fail_job`, `Poller.watchdog_once`,
+`Poller.recover`, `JobService.cancel`) around a stub context; the other steps (submit, claim,
+deliver) are the compare-and-set call the job code makes there (same `allowed_from`, target status
+and credit movement; each docstring names the code it mirrors), since the real ones also talk to
+providers and Telegram. The invariants checked after every step are the ones the bot relies on: a
+job only moves along the state machine, a terminal job never changes, credits are reserved once,
+refunded at most once, never both refunded and settled, a failure is told once, and every balance
+is the sum of the ledger.
 
 Every credit movement must go through `JobStore.reserve` or `JobStore.transition`: the
 `RecordingStore` below observes those two to feed the model.
 
 Credits are checked three ways after every step: `Ledger.balance_in` (the bot's own sum, run in a
-transaction that is rolled back so the check records nothing), a plain `sqlite3` sum of the rows,
+transaction that is rolled back so the check records nothing), a plain sum of the rows read
+through a connection of the checker's own (`sqlite3` or `asyncpg`, not the bot's code),
 and a pure-Python model fed only with the outcomes the operations observed.
 """
 
@@ -32,7 +33,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-import aiosqlite
+import asyncpg
 
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job
@@ -42,6 +43,7 @@ from bot.jobs.service import JobService
 from bot.metrics import Metrics
 from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
 from bot.storage import Balance, Database, JobStore, Ledger, Transition
+from bot.storage.db import Tx, is_postgres_url
 from bot.storage.jobs import Credit, ReserveOutcome
 
 S = JobStatus
@@ -159,7 +161,7 @@ class RecordingStore(JobStore):
         super().__init__(db, ledger, clock=world.clock)
         self.world = world
 
-    async def _cas(self, conn: aiosqlite.Connection, job_id: int, *args: Any, **kw: Any) -> Any:
+    async def _cas(self, conn: Tx, job_id: int, *args: Any, **kw: Any) -> Any:
         rows = await conn.execute_fetchall("SELECT status FROM jobs WHERE id = ?", (job_id,))
         found = next(iter(rows), None)
         REPLACED.set(JobStatus(found[0]) if found else None)
@@ -249,9 +251,11 @@ class _Runner:
 
 
 class World:
-    """The database, the store and the ledger one example drives, reopened on a crash."""
+    """The database, the store and the ledger one example drives, reopened on a crash.
 
-    def __init__(self, path: Path, clock: Clock, stats: Stats) -> None:
+    `path`: a SQLite file, or a `postgresql://` URL (what `Database` opens)."""
+
+    def __init__(self, path: Path | str, clock: Clock, stats: Stats) -> None:
         self.path = path
         self.clock = clock
         self.stats = stats
@@ -857,17 +861,39 @@ class Snapshot:
 
 
 class Checker:
-    """Every invariant, read with a plain sqlite3 connection (not the bot's code)."""
+    """Every invariant, read with a connection of its own (sqlite3 or asyncpg, not the bot's code).
 
-    def __init__(self, path: Path) -> None:
-        self.raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    Its queries take no parameters, so the same SQL runs on both engines."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.target = path
+        self.raw: sqlite3.Connection | None = None
+        self.pg: Any = None
+        if not is_postgres_url(path):
+            self.raw = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         self.seen = Snapshot()
 
-    def close(self) -> None:
-        self.raw.close()
+    async def close(self) -> None:
+        if self.raw is not None:
+            self.raw.close()
+        if self.pg is not None:
+            await self.pg.close()
 
-    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return list(self.raw.execute(sql, params).fetchall())
+    async def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.raw is not None:
+            return list(self.raw.execute(sql).fetchall())
+        if self.pg is None:
+            self.pg = await asyncpg.connect(str(self.target))
+        return [tuple(r) for r in await self.pg.fetch(sql)]
+
+    async def job_columns(self) -> list[str]:
+        if self.raw is not None:
+            return [d[0] for d in self.raw.execute("SELECT * FROM jobs LIMIT 0").description]
+        rows = await self.rows(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'jobs' ORDER BY ordinal_position"
+        )
+        return [str(r[0]) for r in rows]
 
     async def check(
         self,
@@ -878,11 +904,10 @@ class Checker:
         cancel_policy: bool,
     ) -> None:
         stats = w.stats
-        jobs = {r[0]: r for r in self.rows("SELECT * FROM jobs ORDER BY id")}
-        cols = [d[0] for d in self.raw.execute("SELECT * FROM jobs LIMIT 0").description]
-        col = {name: i for i, name in enumerate(cols)}
-        ledger = self.rows("SELECT * FROM ledger ORDER BY id")
-        transitions = self.rows("SELECT * FROM job_transitions ORDER BY id")
+        jobs = {r[0]: r for r in await self.rows("SELECT * FROM jobs ORDER BY id")}
+        col = {name: i for i, name in enumerate(await self.job_columns())}
+        ledger = await self.rows("SELECT * FROM ledger ORDER BY id")
+        transitions = await self.rows("SELECT * FROM job_transitions ORDER BY id")
 
         # Append-only: earlier rows never change or vanish.
         assert ledger[: len(self.seen.ledger)] == self.seen.ledger, "ledger rewritten"
@@ -952,8 +977,8 @@ class Checker:
             assert daily >= 0 and granted >= 0, f"user {user} negative: {daily}, {granted}"
             stats.check(3)
 
-    def count_edges(self, stats: Stats) -> None:
-        for from_status, to_status in self.rows(
+    async def count_edges(self, stats: Stats) -> None:
+        for from_status, to_status in await self.rows(
             "SELECT from_status, to_status FROM job_transitions"
         ):
             stats.edges[(from_status, to_status)] += 1

@@ -5,7 +5,8 @@ steps and failover, callbacks and polls claiming a finished task, duplicated and
 asyncio.gather, task and delivery failures, cancel at every stage with either REFUND_ON_CANCEL,
 the watchdog expiring jobs past their deadline, kill -9 and restart with the poller's recovery,
 UTC day changes and admin grants). Every step runs the compare-and-set calls the job code makes on
-the real JobStore/Ledger over a fresh SQLite file per example, and every invariant in
+the real JobStore/Ledger over a fresh database per example, on both engines (a SQLite file, a
+PostgreSQL database on the server the suite starts), and every invariant in
 tests/property_model.py is checked after every step.
 
 The run is derandomised (the same examples every time, so CI cannot flake). To explore further:
@@ -18,6 +19,7 @@ import asyncio
 import itertools
 import os
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,13 @@ from bot.jobs.service import JobService
 from bot.models import JobStatus as S
 from bot.storage import Database, JobStore, Ledger
 from bot.storage.jobs import Credit, ReserveOutcome
+from tests.pg_server import (
+    ENGINES,
+    PgServer,
+    database_target,
+    drop_database,
+    fresh_database,
+)
 from tests.property_model import (
     ALLOWED_EDGES,
     CANCEL_SETTING,
@@ -69,6 +78,9 @@ from tests.property_model import (
 )
 
 EXAMPLES = int(os.environ.get("PROPS_EXAMPLES", "200"))
+# PostgreSQL costs a network round trip per statement and a fresh database per example, about
+# five times SQLite's time: a quarter as many derandomised examples (the tours always run).
+PG_EXAMPLES = int(os.environ.get("PROPS_PG_EXAMPLES", str(max(EXAMPLES // 4, 1))))
 RANDOM = bool(os.environ.get("PROPS_RANDOM"))
 # REFUND_ON_CANCEL=false must keep the credits of a job cancelled after submission, and only of
 # those: JobService.cancel decides on the state it actually replaced.
@@ -131,6 +143,9 @@ TOURS: list[list[Op]] = [
     *([Advance(0, n), Crash(), Advance(0, 6)] for n in range(1, 6)),
     *([Advance(0, n), SubmitClaim(1, "local"), Crash(), Advance(1, 6)] for n in (1, 3)),
     *([Advance(0, n), Watchdog(DEADLINE_S + 1)] for n in range(1, 6)),
+    # The watchdog acting on a stale list while the job reached sending (otherwise only a race
+    # reaches that edge, and races interleave differently on each engine).
+    [Advance(0, 5), Expire(0)],
     [Advance(0, 4), NextDay(), Watchdog(0.0), Advance(1, 6), Grant(1, 3), Reserve(2, 3)],
     [Race(0, ("claim",) * 12, True), Advance(0, 3), Race(0, ("claim",) * 12, True)],
     # Every answer of reserve: too many active, not a draft, short of credits.
@@ -146,7 +161,7 @@ TOURS: list[list[Op]] = [
 
 
 async def run_sequence(
-    path: Path, sequence: list[Op], stats: Stats, *, cancel_policy: bool = False
+    path: Path | str, sequence: list[Op], stats: Stats, *, cancel_policy: bool = False
 ) -> None:
     """One example: fresh database, the initial drafts, then each step and every invariant."""
     w = World(path, Clock(), stats)
@@ -165,18 +180,36 @@ async def run_sequence(
             live = [j for j in w.job_ids if not (await w.status(j)).is_terminal]
             if len(live) < 2:
                 await w.new_draft(USERS[len(w.job_ids) % 2])  # keep live jobs to play with
-        checker.count_edges(stats)
+        await checker.count_edges(stats)
         stats.examples += 1
     finally:
-        checker.close()
+        await checker.close()
         await w.close()
 
 
-def test_random_job_event_sequences_keep_every_invariant(tmp_path: Path) -> None:
+async def _run_on_postgres(
+    server: PgServer, sequence: list[Op], stats: Stats, *, cancel_policy: bool
+) -> None:
+    url = await fresh_database(server)
+    try:
+        await run_sequence(url, sequence, stats, cancel_policy=cancel_policy)
+    finally:
+        await drop_database(server, url)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_random_job_event_sequences_keep_every_invariant(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
     stats = Stats()
+    server: PgServer | None = (
+        request.getfixturevalue("pg_server") if engine == "postgresql" else None
+    )
+
+    examples = EXAMPLES if server is None else PG_EXAMPLES
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         derandomize=not RANDOM,
         database=None,
@@ -185,6 +218,10 @@ def test_random_job_event_sequences_keep_every_invariant(tmp_path: Path) -> None
     )
     @given(sequence=sequences)
     def check(sequence: list[Op]) -> None:
+        if server is not None:
+            policy = ENFORCE_CANCEL_POLICY
+            asyncio.run(_run_on_postgres(server, sequence, stats, cancel_policy=policy))
+            return
         with tempfile.TemporaryDirectory(dir=tmp_path) as folder:
             db = Path(folder) / "bot.db"
             asyncio.run(run_sequence(db, sequence, stats, cancel_policy=ENFORCE_CANCEL_POLICY))
@@ -204,15 +241,22 @@ def test_random_job_event_sequences_keep_every_invariant(tmp_path: Path) -> None
     assert set(stats.reserve_outcomes) == {o.value for o in ReserveOutcome} - {"changed"}
     assert stats.refund_after_day_change > 0
     assert set(stats.refunds_by_bucket) == {"daily", "granted"}
-    assert stats.races >= EXAMPLES // 4 and stats.crashes >= EXAMPLES // 4, stats
+    assert stats.races >= examples // 4 and stats.crashes >= examples // 4, stats
     assert {"reserved:refund", "submitting:refund", "submitted:refund", "submitted:keep"} <= set(
         stats.cancel_policy
     ), stats.cancel_policy
 
 
 # ---- targeted races -----------------------------------------------------------------------
-async def _world(tmp_path: Path) -> World:
-    w = World(tmp_path / "bot.db", Clock(), Stats())
+@pytest.fixture(name="target", params=ENGINES)
+async def _target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The database the targeted race tests use: a SQLite file or a fresh PostgreSQL database."""
+    async with database_target(request.param, request, tmp_path) as target:
+        yield target
+
+
+async def _world(target: str) -> World:
+    w = World(target, Clock(), Stats())
     await w.open()
     w.racing = True  # these tests race the store themselves: record outcomes, predict none
     return w
@@ -243,9 +287,9 @@ async def _ledger_rows(w: World, job_id: int) -> list[tuple[str, str, int]]:
 
 
 async def test_twenty_identical_claims_then_twenty_refunds_have_one_winner_each(
-    tmp_path: Path,
+    target: str,
 ) -> None:
-    w = await _world(tmp_path)
+    w = await _world(target)
     try:
         job_id = await _job_in(w, S.SUBMITTED, price=4)
         assert (await w.ledger.balance(1)).total == 1  # 3 daily + 2 granted - 4
@@ -280,10 +324,10 @@ async def test_twenty_identical_claims_then_twenty_refunds_have_one_winner_each(
 
 @pytest.mark.parametrize("status", [S.RESERVED, S.SUBMITTING, S.SUBMITTED, S.DOWNLOADING])
 async def test_twenty_mixed_events_at_once_leave_one_path_and_at_most_one_refund(
-    tmp_path: Path, status: S
+    target: str, status: S
 ) -> None:
     """Callbacks, polls, failures, the watchdog and cancels (the real fail_job and cancel)."""
-    w = await _world(tmp_path)
+    w = await _world(target)
     try:
         job_id = await _job_in(w, status, price=2)
         before = len(await w.store.history(job_id))
@@ -305,9 +349,9 @@ async def test_twenty_mixed_events_at_once_leave_one_path_and_at_most_one_refund
 
 
 async def test_concurrent_reservations_never_overspend_nor_exceed_the_active_limit(
-    tmp_path: Path,
+    target: str,
 ) -> None:
-    w = await _world(tmp_path)
+    w = await _world(target)
     try:
         for _ in range(20):
             await w.new_draft(1)
@@ -328,9 +372,9 @@ async def test_concurrent_reservations_never_overspend_nor_exceed_the_active_lim
         await w.close()
 
 
-async def test_two_connections_on_one_file_still_let_one_transition_win(tmp_path: Path) -> None:
+async def test_two_connections_on_one_file_still_let_one_transition_win(target: str) -> None:
     """A restarted bot while the old process is not dead yet: two connections, one winner."""
-    w = await _world(tmp_path)
+    w = await _world(target)
     other = Database(w.path)
     await other.open()
     try:
@@ -352,9 +396,9 @@ async def test_two_connections_on_one_file_still_let_one_transition_win(tmp_path
 
 # ---- regressions: bugs this test found, now fixed ---------------------------------------------
 async def test_a_won_transition_returns_the_job_as_its_own_transition_left_it(
-    tmp_path: Path,
+    target: str,
 ) -> None:
-    w = await _world(tmp_path)
+    w = await _world(target)
     try:
         job_id = await _job_in(w, S.DOWNLOADING, price=1)
         sending, delivered = await asyncio.gather(
@@ -375,10 +419,10 @@ async def test_a_won_transition_returns_the_job_as_its_own_transition_left_it(
     ],
 )
 async def test_cancel_refunds_by_the_state_it_actually_cancelled(
-    tmp_path: Path, seen: S, moved_to: S, setting: bool
+    target: str, seen: S, moved_to: S, setting: bool
 ) -> None:
     """The button handler reads the job, the runner moves it, then JobService.cancel runs."""
-    w = await _world(tmp_path)
+    w = await _world(target)
     checker = Checker(w.path)
     try:
         job_id = await _job_in(w, seen, price=1)
@@ -392,11 +436,11 @@ async def test_cancel_refunds_by_the_state_it_actually_cancelled(
         reply = await service.cancel(stale)
         assert reply.then is not None
         await reply.then
-        history = {job_id: [tuple(r) for r in checker.rows("SELECT * FROM job_transitions")]}
+        history = {job_id: list(await checker.rows("SELECT * FROM job_transitions"))}
         Checker._check_cancel_policy(w.effects, history, w.stats, enforce=True)
     finally:
         CANCEL_SETTING.set(None)
-        checker.close()
+        await checker.close()
         await w.close()
 
 
@@ -404,16 +448,17 @@ async def test_a_task_cancelled_while_its_transaction_begins_does_not_wedge_the_
     tmp_path: Path,
 ) -> None:
     """Shutdown cancels background tasks; one caught at BEGIN must not break later writes."""
-    w = await _world(tmp_path)
+    w = await _world(str(tmp_path / "bot.db"))  # SQLite: its asyncio lock is the subject
     try:
         job_id = await _job_in(w, S.SUBMITTED, price=1)
         store = JobStore(w.db, w.ledger, clock=w.clock)  # the plain store: BEGIN comes first
+        lock = w.db.engine._lock  # type: ignore[attr-defined]
         task = asyncio.create_task(store.transition(job_id, {S.SUBMITTED}, S.DOWNLOADING))
         for _ in range(100):  # until it holds the lock and waits on BEGIN (no thread involved yet)
-            if w.db._lock.locked():
+            if lock.locked():
                 break
             await asyncio.sleep(0)
-        assert w.db._lock.locked() and not task.done()
+        assert lock.locked() and not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

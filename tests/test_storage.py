@@ -1,15 +1,19 @@
-"""Storage: migrations, compare-and-set transitions and the credit ledger, on real SQLite."""
+"""Storage: migrations, compare-and-set transitions and the credit ledger, on both engines
+(a real SQLite file and a real PostgreSQL server)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.models import JobStatus as S
 from bot.storage import Database, JobStore, Ledger
+from bot.storage.db import MIGRATIONS
 from bot.storage.jobs import Credit, ReserveOutcome
+from tests.pg_server import ENGINES, database_target
 
 DAY = 86400.0
 
@@ -27,12 +31,13 @@ def _clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(name="db")
-async def _db(tmp_path: Path):  # type: ignore[no-untyped-def]
-    db = Database(tmp_path / "sub" / "test.db")
-    await db.open()
-    yield db
-    await db.close()
+@pytest.fixture(name="db", params=ENGINES)
+async def _db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with database_target(request.param, request, tmp_path) as target:
+        db = Database(target)
+        await db.open()
+        yield db
+        await db.close()
 
 
 @pytest.fixture(name="store")
@@ -50,9 +55,9 @@ async def draft(store: JobStore, user_id: int = 1) -> int:
 
 
 async def test_database_is_created_with_its_folder_and_migrated(db: Database) -> None:
-    assert db.path.exists()
-    assert await db.schema_version() >= 1
-    db2 = Database(db.path)  # reopening does not re-run migrations
+    assert db.url is not None or (db.path is not None and db.path.exists())
+    assert await db.schema_version() == len(MIGRATIONS)
+    db2 = Database(db.url or str(db.path))  # reopening does not re-run migrations
     await db2.open()
     assert await db2.schema_version() == await db.schema_version()
     await db2.close()

@@ -7,6 +7,7 @@ import logging
 
 from bot.jobs.context import JobContext
 from bot.models import ErrorKind, Job, JobStatus
+from bot.storage.replicas import claim_alert
 from bot.telegram.messenger import Target
 from bot.texts import t
 
@@ -17,10 +18,15 @@ async def alert_operator(ctx: JobContext, provider: str, kind: str, detail: str)
     """Send one alert per (provider, kind) per `alert_every_s` to each admin."""
     now = ctx.clock()
     key = (provider, kind)
-    last = ctx.last_alerts.get(key)
-    if last is not None and now - last < ctx.settings.alert_every_s:
-        return
-    ctx.last_alerts[key] = now
+    if ctx.store.db.shared:  # replicas (issue 17): the memory is in the shared database
+        every = ctx.settings.alert_every_s
+        if not await claim_alert(ctx.store.db, f"{provider}:{kind}", now, every):
+            return
+    else:
+        last = ctx.last_alerts.get(key)
+        if last is not None and now - last < ctx.settings.alert_every_s:
+            return
+        ctx.last_alerts[key] = now
     log.error("operator alert: provider=%s kind=%s detail=%s", provider, kind, detail[:200])
     for admin in sorted(ctx.settings.admin_ids):
         await ctx.messenger.send_text(

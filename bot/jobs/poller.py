@@ -58,23 +58,26 @@ class Poller:
                 expired += 1
         return expired
 
-    async def recover(self) -> list[int]:
+    async def recover(self, *, quiet: bool = False) -> list[int]:
         """After a restart, before anything is served: put every job a crash left in the middle
         back on a safe path, and tell users the outcomes they never heard of.
 
         Runs before the web server and the updates start, so no callback, poll or button press
         can race it (a callback delivering a job that this loop then resets would send its
         video twice). Returns the jobs to submit once the web server is up: `resume()`.
+        On a shared database (replicas) it handles only orphans, jobs whose replica died or
+        left, each claimed by one replica; `take_over()` runs it again while serving, which is
+        safe because nobody else works on a claimed orphan.
         """
         ctx = self.ctx
         resubmit: list[int] = []
-        for job in await ctx.store.untold():
+        for job in await ctx.store.claim_untold():
             # The outcome was recorded, then the process died before the user heard of it.
             refunded = await ctx.ledger.refunded(job.id)
             notify = job.status in (S.FAILED, S.EXPIRED)
             await finish(ctx, job, refunded=refunded, notify=notify, count=False)
-        resubmit += [job.id for job in await ctx.store.in_statuses([S.RESERVED])]
-        for job in await ctx.store.in_statuses([S.SUBMITTING]):
+        resubmit += [job.id for job in await ctx.store.claim_orphans([S.RESERVED])]
+        for job in await ctx.store.claim_orphans([S.SUBMITTING]):
             provider = ctx.registry.get(job.provider or "")
             if provider is not None and not provider.needs_public_image:
                 # The local renderer costs nothing: just render again.
@@ -87,16 +90,22 @@ class Poller:
             # The create request may or may not have made a task; we recorded no id, so the
             # only safe answer is to stop, refund and say so (never submit a second time).
             await fail_job(ctx, job, {S.SUBMITTING}, "unknown_outcome", "crashed while submitting")
-        for job in await ctx.store.in_statuses([S.DOWNLOADING, S.SENDING]):
+        for job in await ctx.store.claim_orphans([S.DOWNLOADING, S.SENDING]):
             # Fetch a fresh result URL and deliver again; a crash right after Telegram accepted
             # the video but before we recorded it may re-send it once (never lose it).
             await ctx.store.transition(
                 job.id, {S.DOWNLOADING, S.SENDING}, S.SUBMITTED, note="restart"
             )
-        for job in await ctx.store.in_statuses([S.SUBMITTED]):
+        for job in await ctx.store.claim_orphans([S.SUBMITTED]):
             await ctx.store.set_fields(job.id, {S.SUBMITTED}, next_poll_at=ctx.clock())
-        log.info("recovery done")
+        if not quiet:
+            log.info("recovery done")
         return resubmit
+
+    async def take_over(self) -> None:
+        """Replicas: recover the jobs of a replica that died (its lease ran out) or left."""
+        if self.ctx.store.db.shared:
+            self.resume(await self.recover(quiet=True))
 
     def resume(self, job_ids: Iterable[int]) -> None:
         """Submit what `recover()` put back (the hosted photos must be reachable by now)."""
@@ -108,6 +117,8 @@ class Poller:
         settings = self.ctx.settings
         tick = max(0.02, min(TICK_S, settings.poll_initial_s / 2))
         watchdog_every = min(WATCHDOG_EVERY_S, max(0.05, settings.deadline_floor_s / 4))
+        # A dead replica's jobs wait at most about 1.5 leases before another takes them over.
+        watchdog_every = min(watchdog_every, self.ctx.store.lease_s / 2)
         last_watchdog = last_purge = 0.0
         while True:
             try:
@@ -117,6 +128,7 @@ class Poller:
                 if now - last_watchdog >= watchdog_every:
                     last_watchdog = now
                     await self.watchdog_once()
+                    await self.take_over()
                 if now - last_purge >= PURGE_EVERY_S:
                     last_purge = now
                     self.ctx.media.purge_expired()

@@ -4,6 +4,10 @@ A remote provider fetches the photo from `PUBLIC_BASE_URL/media/<token>`. The to
 secret, so it carries 192 bits from `secrets`; it resolves until the job releases it or its TTL
 passes, whichever comes first. Each photo is `root/<token>.<ext>` plus a JSON sidecar
 `root/<token>.json` ({job_id, content_type, expires_at}) so hosting survives a restart (`load`).
+
+Replicas (issue 17) share `root` (MEDIA_DIR on a volume they all mount) with `shared=True`: a
+token or job this process does not know yet is looked up on disk, another replica may have
+stored it.
 """
 
 from __future__ import annotations
@@ -52,8 +56,10 @@ class MediaStore:
         *,
         default_ttl_s: float = 3 * 3600,
         clock: Callable[[], float] = time.time,  # wall clock: expiry times outlive the process
+        shared: bool = False,
     ) -> None:
         self.root = root
+        self.shared = shared
         self.default_ttl_s = default_ttl_s
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
@@ -84,7 +90,7 @@ class MediaStore:
         """(path, content type) for a valid token; None when malformed, unknown or expired."""
         if not is_valid_token(token):
             return None
-        entry = self._entries.get(token)
+        entry = self._entries.get(token) or (self._adopt(token) if self.shared else None)
         if entry is None:
             return None
         if self._expired(entry):
@@ -101,6 +107,13 @@ class MediaStore:
 
     def token_for_job(self, job_id: int) -> str | None:
         """The newest valid token stored for a job, if any (to rebuild its URL after a restart)."""
+        found = self._newest_token(job_id)
+        if found is None and self.shared:
+            self._adopt_all()  # stored by another replica sharing the folder?
+            found = self._newest_token(job_id)
+        return found
+
+    def _newest_token(self, job_id: int) -> str | None:
         found: tuple[float, str] | None = None
         for token, entry in self._entries.items():
             if entry.job_id == job_id and not self._expired(entry):
@@ -137,6 +150,24 @@ class MediaStore:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _adopt(self, token: str) -> _Entry | None:
+        """A token another replica stored in the shared folder (never deletes anything: its
+        image may be written before its sidecar at this very moment)."""
+        sidecar = self._sidecar(token)
+        if not sidecar.is_file():
+            return None
+        entry = self._read_sidecar(token, sidecar)
+        if entry is not None and entry.path.is_file():
+            self._entries[token] = entry
+            return entry
+        return None
+
+    def _adopt_all(self) -> None:
+        for path in self.root.glob(f"*{_SIDECAR}"):
+            token = path.name.removesuffix(_SIDECAR)
+            if is_valid_token(token) and token not in self._entries:
+                self._adopt(token)
 
     def _expired(self, entry: _Entry) -> bool:
         return self._clock() >= entry.expires_at

@@ -68,10 +68,9 @@ class Referrals:
                 "INSERT INTO referral_codes (user_id, code) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (user_id, _new_code()),
             )
-            async with conn.execute(
+            found = await conn.fetchone(
                 "SELECT code FROM referral_codes WHERE user_id = ?", (user_id,)
-            ) as cur:
-                found = await cur.fetchone()
+            )
         assert found is not None
         return str(found[0])
 
@@ -83,23 +82,20 @@ class Referrals:
         if not _CODE.fullmatch(code):
             return Invitation.UNKNOWN
         async with self.db.transaction() as conn:
-            async with conn.execute(
+            owner = await conn.fetchone(
                 "SELECT user_id FROM referral_codes WHERE code = ?", (code,)
-            ) as cur:
-                owner = await cur.fetchone()
+            )
             if owner is None:
                 return Invitation.UNKNOWN
             referrer_id = int(owner[0])
             if referrer_id == invitee_id:
                 return Invitation.SELF
-            async with conn.execute(
+            user = await conn.fetchone(
                 "SELECT created_at FROM users WHERE user_id = ?", (invitee_id,)
-            ) as cur:
-                user = await cur.fetchone()
-            async with conn.execute(
+            )
+            jobs = await conn.fetchone(
                 "SELECT COUNT(*) FROM jobs WHERE user_id = ?", (invitee_id,)
-            ) as cur:
-                jobs = await cur.fetchone()
+            )
             is_new = (
                 user is not None
                 and float(user[0]) >= sent_at - _DATE_SLACK_S
@@ -124,13 +120,12 @@ class Referrals:
             return None
         now = self.clock()
         async with self.db.transaction() as conn:
-            async with conn.execute(
+            row = await conn.fetchone(
                 "SELECT referrer_id FROM referrals WHERE invitee_id = ? AND rewarded_at IS NULL "
                 "AND EXISTS (SELECT 1 FROM jobs WHERE jobs.user_id = referrals.invitee_id "
                 "AND jobs.status = 'delivered')",
                 (invitee_id,),
-            ) as cur:
-                row = await cur.fetchone()
+            )
             if row is None:
                 return None
             referrer_id = int(row[0])

@@ -12,10 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiosqlite
-
 from bot.payments.payload import InvoicePayload
-from bot.storage.db import Database
+from bot.storage.db import Database, Row, Tx
 from bot.storage.ledger import Balance, Ledger, utc_day
 
 
@@ -168,15 +166,16 @@ class PaymentStore:
         return TakenBack(updated, new, taken, balance)
 
     @staticmethod
-    async def _payment_in(conn: aiosqlite.Connection, charge_id: str) -> Payment | None:
-        async with conn.execute(
-            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE charge_id = ?",  # noqa: S608
-            (charge_id,),
-        ) as cur:
-            return _payment(await cur.fetchone())
+    async def _payment_in(conn: Tx, charge_id: str) -> Payment | None:
+        return _payment(
+            await conn.fetchone(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE charge_id = ?",  # noqa: S608
+                (charge_id,),
+            )
+        )
 
 
-def _payment(row: aiosqlite.Row | None) -> Payment | None:
+def _payment(row: Row | None) -> Payment | None:
     if row is None:
         return None
     return Payment(

@@ -1,4 +1,5 @@
-"""SQLite storage: schema and migrations, compare-and-set job transitions, the credit ledger."""
+"""Storage on SQLite or PostgreSQL (db.py): schema and migrations, compare-and-set job
+transitions, the credit ledger."""
 
 from bot.storage.db import Database
 from bot.storage.jobs import JobStore, Transition

@@ -1,21 +1,58 @@
-"""One aiosqlite connection, versioned migrations and a serialised transaction helper."""
+"""The database behind the bot: one storage contract on two engines, with versioned migrations.
+
+`Database(target)` opens SQLite (aiosqlite) for a file path, the embedded default for one process,
+or PostgreSQL (asyncpg) for a `postgresql://` URL, which several replicas share. The stores
+(jobs, ledger, users, stats) are written once against `Tx`, the small interface both engines give:
+
+    async with db.transaction() as tx:          # one writer at a time, on either engine
+        cur = await tx.execute("UPDATE ... WHERE id = ?", (job_id,))   # cur.rowcount
+        rows = await tx.execute_fetchall("INSERT ... RETURNING id", params)
+    rows = await db.fetchall("SELECT ...", params)   # reads outside a transaction
+
+SQL is written once in the portable subset both engines run: `?` placeholders (PostgreSQL gets
+`$1, $2, ...`), `INSERT ... ON CONFLICT DO NOTHING` (not `INSERT OR IGNORE`), `RETURNING id` (not
+`lastrowid`), `COALESCE`, no SQLite-only functions. Rows are read by index or column name, and
+`dict(row)` works on both. Transactions behave the same: SQLite's `BEGIN IMMEDIATE` admits one
+writer at a time, and every PostgreSQL write transaction first takes one advisory lock, so all
+compare-and-set transitions and credit movements are serial across every replica too.
+
+Adding a migration (both engines): append ONE entry to `MIGRATIONS`, never edit a shipped one.
+- Write it in SQLite's DDL as before: `INTEGER PRIMARY KEY AUTOINCREMENT`, `INTEGER`, `REAL`,
+  `TEXT`, `BLOB`. On PostgreSQL `postgres_ddl()` turns them into an identity column, `BIGINT`
+  (Telegram ids exceed 32 bits), `DOUBLE PRECISION` (timestamps) and `BYTEA`.
+- Keep data changes portable (plain UPDATE/INSERT; `ON CONFLICT DO NOTHING`).
+- When the engines truly need different statements, append `Migration(sqlite=..., postgresql=...)`
+  instead of a string; both must leave the same tables, columns and indexes.
+Porting code written against aiosqlite: annotate with `Tx` instead of `aiosqlite.Connection`;
+`cur = await tx.execute(...)` still gives `cur.rowcount`; `lastrowid` becomes `... RETURNING id`
+read with `execute_fetchall`; `async with conn.execute(...) as cur` becomes `await tx.fetchone()`
+or `execute_fetchall()`; `INSERT OR IGNORE` becomes `INSERT ... ON CONFLICT DO NOTHING`.
+
+Each engine records the schema version it reached (SQLite: `PRAGMA user_version`; PostgreSQL:
+the one-row table `schema_version`) and runs each missing step in its own transaction at start-up;
+on PostgreSQL replicas starting together take turns on an advisory lock, so each step runs once.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import sqlite3
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
-import aiosqlite
 
-log = logging.getLogger(__name__)
+@dataclass(frozen=True)
+class Migration:
+    """A migration step whose statements differ per engine (use a plain string when they don't)."""
+
+    sqlite: str
+    postgresql: str
+
 
 # Each entry upgrades the schema by one version; never edit a shipped entry, append a new one.
-MIGRATIONS: tuple[str, ...] = (
+MIGRATIONS: tuple[str | Migration, ...] = (
     """
     CREATE TABLE users (
         user_id INTEGER PRIMARY KEY,
@@ -168,85 +205,173 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX updates_unhandled ON updates(handled_at, update_id);
     """,
+    # 6 (issue 17): replicas sharing one database. Each live process heartbeats its row; a job
+    # is owned by the replica that last moved it, and a replica silent past the lease has its
+    # unfinished jobs taken over by another (bot/storage/replicas.py).
+    """
+    CREATE TABLE replicas (
+        replica_id TEXT PRIMARY KEY,
+        started_at REAL NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    -- Webhook updates already taken by some replica (Telegram re-delivers when slow).
+    CREATE TABLE seen_updates (
+        update_id INTEGER PRIMARY KEY,
+        seen_at REAL NOT NULL
+    );
+    CREATE INDEX seen_updates_at ON seen_updates(seen_at);
+    -- When each operator alert last went out, so replicas send it once per incident in all.
+    CREATE TABLE operator_alerts (
+        alert_key TEXT PRIMARY KEY,
+        sent_at REAL NOT NULL
+    );
+    """,
 )
 
 
+Params = Sequence[Any]
+
+
+class Row(Protocol):
+    """A result row: by index, by column name, iterable; `dict(row)` gives column -> value."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+    def keys(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Executed:
+    """What a write statement did."""
+
+    rowcount: int
+
+
+class Tx(Protocol):
+    """A connection inside `Database.transaction()`: what every store writes against."""
+
+    async def execute(self, sql: str, params: Params = ()) -> Executed: ...
+
+    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+
+class Engine(Protocol):
+    """What an engine (SQLite or PostgreSQL) gives the `Database` facade."""
+
+    dialect: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def schema_version(self) -> int: ...
+
+    async def claim_polling(self) -> bool: ...
+
+    def transaction(self) -> Any: ...  # an async context manager yielding a Tx
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+
+def is_postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
 class Database:
-    """Owns the connection; `transaction()` serialises writers on one asyncio lock."""
+    """The database of one process: SQLite for a path, PostgreSQL for a `postgresql://` URL."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+    def __init__(self, target: Path | str) -> None:
+        self.engine: Engine
+        if is_postgres_url(target):
+            from bot.storage.postgres import PostgresEngine
 
-    async def open(self) -> None:
-        """Open (creating the folder) and migrate to the newest schema."""
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path, isolation_level=None)
-        self._conn.row_factory = aiosqlite.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed credit movement survives even a power cut, not only kill -9.
-        await self._conn.execute("PRAGMA synchronous=FULL")
-        await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
-        await self._migrate()
+            self.path: Path | None = None
+            self.url: str | None = str(target)
+            self.engine = PostgresEngine(str(target))
+        else:
+            from bot.storage.sqlite import SqliteEngine
 
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+            self.path = Path(target)
+            self.url = None
+            self.engine = SqliteEngine(self.path)
 
     @property
-    def conn(self) -> aiosqlite.Connection:
-        if self._conn is None:
-            raise RuntimeError("database is not open")
-        return self._conn
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect
+
+    @property
+    def shared(self) -> bool:
+        """True when other processes (replicas) may use the same database."""
+        return self.dialect == "postgresql"
+
+    async def open(self) -> None:
+        """Connect (creating SQLite's folder) and migrate to the newest schema."""
+        await self.engine.open()
+
+    async def close(self) -> None:
+        await self.engine.close()
 
     async def schema_version(self) -> int:
-        async with self.conn.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return await self.engine.schema_version()
 
-    async def _migrate(self) -> None:
-        current = await self.schema_version()
-        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            async with self.transaction() as conn:
-                for statement in _split(script):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version={version}")
-            log.info("database migrated to schema version %d", version)
+    async def claim_polling(self) -> bool:
+        """True when no other process on this database long-polls Telegram (then none may
+        until this one stops): Telegram serves getUpdates to one consumer per token."""
+        return await self.engine.claim_polling()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
-        async with self._lock:
-            conn = self.conn
-            try:
-                # Inside the try: a task cancelled while BEGIN runs must still roll back, or
-                # every later write fails with "cannot start a transaction within a transaction".
-                await conn.execute("BEGIN IMMEDIATE")
-                yield conn
-                await conn.execute("COMMIT")
-            except BaseException:
-                # Queued behind BEGIN/COMMIT on the connection's thread, so it runs even when the
-                # awaiting task is being cancelled; no transaction open is not an error here.
-                with contextlib.suppress(sqlite3.Error):
-                    await conn.execute("ROLLBACK")
-                raise
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """One write transaction (one writer at a time), rolled back on any exception."""
+        async with self.engine.transaction() as tx:
+            yield tx
 
-    # Reads take the lock too: on a shared connection they would otherwise see another task's
-    # uncommitted writes. Inside `transaction()` use the yielded connection instead.
-    async def fetchall(self, sql: str, params: tuple[object, ...] = ()) -> list[aiosqlite.Row]:
-        async with self._lock, self.conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+    # Inside `transaction()` use the yielded Tx instead: a read here would wait for the writer
+    # (SQLite shares one connection) and would not see the transaction's own writes.
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self.engine.fetchall(sql, params)
 
-    async def fetchone(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
-        async with self._lock, self.conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        return await self.engine.fetchone(sql, params)
 
 
-def _split(script: str) -> list[str]:
+def migration_statements(step: str | Migration, dialect: str) -> list[str]:
+    """The statements of one migration step for an engine."""
+    if isinstance(step, Migration):
+        script = step.postgresql if dialect == "postgresql" else step.sqlite
+        return split_statements(script)
+    statements = split_statements(step)
+    return [postgres_ddl(s) for s in statements] if dialect == "postgresql" else statements
+
+
+_PG_TYPES = (
+    (re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.I),
+     "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
+    (re.compile(r"\bINTEGER\b", re.I), "BIGINT"),
+    (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
+    (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
+)  # fmt: skip
+
+
+def postgres_ddl(statement: str) -> str:
+    """SQLite column types in PostgreSQL's words (string literals are left alone)."""
+    parts = statement.split("'")
+    for i in range(0, len(parts), 2):  # even parts are outside quotes
+        for pattern, replacement in _PG_TYPES:
+            parts[i] = pattern.sub(replacement, parts[i])
+    return "'".join(parts)
+
+
+def split_statements(script: str) -> list[str]:
     """Split a migration into statements (no semicolons inside our string literals)."""
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

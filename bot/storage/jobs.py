@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import aiosqlite
-
 from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Job, JobStatus
-from bot.storage.db import Database
+from bot.storage.db import Database, Row, Tx
 from bot.storage.ledger import Ledger
+from bot.storage.replicas import LEASE_S
 
 _UPDATABLE = frozenset(
     {
@@ -55,8 +54,9 @@ class Transition:
         return self.job is not None
 
 
-def _row_to_job(row: aiosqlite.Row) -> Job:
+def _row_to_job(row: Row) -> Job:
     data = dict(row)
+    data.pop("owner", None)  # the replica holding the job: storage bookkeeping, not the model
     data["options"] = json.loads(data["options"] or "{}")
     data["status"] = JobStatus(data["status"])
     data["tried_providers"] = tuple(p for p in (data["tried_providers"] or "").split(",") if p)
@@ -72,12 +72,28 @@ def _encode(name: str, value: Any) -> Any:
 
 
 class JobStore:
-    """All job reads and writes; every status change is compare-and-set with its history row."""
+    """All job reads and writes; every status change is compare-and-set with its history row.
 
-    def __init__(self, db: Database, ledger: Ledger, clock: Callable[[], float] = time.time):
+    `owner` (a replica id, see replicas.py) is written on every job this store creates or
+    moves; `in_process_providers` name the providers whose tasks live in the process that
+    started them (the local renderer): on a shared database only their owner polls them.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        ledger: Ledger,
+        clock: Callable[[], float] = time.time,
+        *,
+        owner: str | None = None,
+        lease_s: float = LEASE_S,
+    ):
         self.db = db
         self.ledger = ledger
         self.clock = clock
+        self.owner = owner
+        self.lease_s = lease_s
+        self.in_process_providers: frozenset[str] = frozenset()
 
     async def create_draft(
         self,
@@ -97,18 +113,19 @@ class JobStore:
     ) -> Job:
         now = self.clock()
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            rows = await conn.execute_fetchall(
                 "INSERT INTO jobs (user_id, chat_id, thread_id, photo_message_id, photo_file_id, "
                 "photo_width, photo_height, prompt, model, options, status, callback_secret, "
-                "language, created_at, updated_at, retry_of) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "language, created_at, updated_at, retry_of, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     user_id, chat_id, thread_id, photo_message_id, photo_file_id, photo_width,
                     photo_height, prompt, model, json.dumps(options, sort_keys=True),
                     JobStatus.DRAFT.value, secrets.token_urlsafe(24), language, now, now, retry_of,
+                    self.owner,
                 ),
             )  # fmt: skip
-            job_id = int(cur.lastrowid or 0)
+            job_id = int(rows[0][0])
             await self._history(conn, job_id, None, JobStatus.DRAFT, now, None)
         job = await self.get(job_id)
         assert job is not None
@@ -254,7 +271,7 @@ class JobStore:
 
     async def _cas(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         job_id: int,
         allowed_from: set[JobStatus],
         to: JobStatus,
@@ -271,23 +288,27 @@ class JobStore:
             return None
         names = list(fields)
         sets = "".join(f", {n} = ?" for n in names)
+        values = [_encode(n, fields[n]) for n in names]
+        if self.owner is not None:  # whoever moves a job holds it (its lease: replicas.py)
+            sets += ", owner = ?"
+            values.append(self.owner)
         await conn.execute(
             f"UPDATE jobs SET status = ?, updated_at = ?{sets} WHERE id = ? AND status = ?",
-            [to.value, now, *(_encode(n, fields[n]) for n in names), job_id, current[0]],
+            [to.value, now, *values, job_id, current[0]],
         )
         replaced = JobStatus(current[0])
         if replaced is not to:
             await self._history(conn, job_id, replaced, to, now, note)
         return replaced
 
-    async def _get_in(self, conn: aiosqlite.Connection, job_id: int) -> Job:
+    async def _get_in(self, conn: Tx, job_id: int) -> Job:
         """The job as this transaction left it (a later commit must not show through)."""
         rows = await conn.execute_fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _row_to_job(next(iter(rows)))
 
     async def _history(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         job_id: int,
         from_status: JobStatus | None,
         to: JobStatus,
@@ -323,13 +344,76 @@ class JobStore:
         return [_row_to_job(r) for r in rows]
 
     async def due_for_poll(self, now: float) -> list[Job]:
-        rows = await self.db.fetchall(
-            "SELECT * FROM jobs WHERE status = ? AND next_poll_at IS NOT NULL "
-            "AND next_poll_at <= ? "
-            "ORDER BY next_poll_at LIMIT 100",
-            (JobStatus.SUBMITTED.value, now),
-        )
-        return [_row_to_job(r) for r in rows]
+        """Submitted jobs whose next poll is due.
+
+        On a shared database the listed jobs are claimed: their next poll moves a lease ahead,
+        so no other replica polls them meanwhile (the poll itself sets the real next time; a
+        replica dying mid-poll only delays the job by the lease). Tasks of an in-process
+        provider are listed to their owner only while it is alive (another replica would find
+        no such task and render it a second time); `claim_orphans` hands them over after that.
+        """
+        if not self.db.shared:
+            rows = await self.db.fetchall(
+                "SELECT * FROM jobs WHERE status = ? AND next_poll_at IS NOT NULL "
+                "AND next_poll_at <= ? "
+                "ORDER BY next_poll_at LIMIT 100",
+                (JobStatus.SUBMITTED.value, now),
+            )
+            return [_row_to_job(r) for r in rows]
+        local = sorted(self.in_process_providers) or [""]
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT id FROM jobs WHERE status = ? AND next_poll_at IS NOT NULL "
+                "AND next_poll_at <= ? AND (provider IS NULL OR owner = ? "
+                f"OR provider NOT IN ({', '.join('?' * len(local))})) "
+                "ORDER BY next_poll_at LIMIT 100 FOR UPDATE SKIP LOCKED",
+                (JobStatus.SUBMITTED.value, now, self.owner, *local),
+            )
+            jobs = []
+            for (job_id,) in rows:
+                await conn.execute(
+                    "UPDATE jobs SET next_poll_at = ? WHERE id = ?", (now + self.lease_s, job_id)
+                )
+                jobs.append(await self._get_in(conn, int(job_id)))
+        return jobs
+
+    async def claim_orphans(self, statuses: Iterable[JobStatus]) -> list[Job]:
+        """Jobs in `statuses` nobody alive holds, now held by this store's owner.
+
+        SQLite: one process, so after a restart every job is an orphan (`in_statuses`).
+        PostgreSQL: jobs whose owner left or missed its lease, each claimed by exactly one
+        replica (`FOR UPDATE SKIP LOCKED` and the owner written in the same transaction).
+        """
+        if not self.db.shared:
+            return await self.in_statuses(statuses)
+        return await self._claim("status IN ({})", [s.value for s in statuses])
+
+    async def claim_untold(self) -> list[Job]:
+        """`untold()`, restricted on a shared database to orphans, which are claimed."""
+        if not self.db.shared:
+            return await self.untold()
+        final = [s.value for s in TERMINAL_STATUSES if s is not JobStatus.DELIVERED]
+        return await self._claim("told_at IS NULL AND status IN ({})", final)
+
+    async def _claim(self, where: str, values: list[str]) -> list[Job]:
+        now = self.clock()
+        condition = where.format(", ".join("?" * len(values)))
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                # Never our own jobs: we are running, so we are working on them, even when our
+                # heartbeat is late (a busy event loop) and the others may think us dead.
+                f"SELECT id FROM jobs WHERE {condition} AND (owner IS NULL OR (owner != ? "
+                "AND NOT EXISTS (SELECT 1 FROM replicas r WHERE r.replica_id = jobs.owner "
+                "AND r.seen_at >= ?))) ORDER BY id FOR UPDATE SKIP LOCKED",
+                (*values, self.owner or "", now - self.lease_s),
+            )
+            jobs = []
+            for (job_id,) in rows:
+                await conn.execute(
+                    "UPDATE jobs SET owner = ? WHERE id = ?", (self.owner, int(job_id))
+                )
+                jobs.append(await self._get_in(conn, int(job_id)))
+        return jobs
 
     async def past_deadline(self, now: float) -> list[Job]:
         active = [s.value for s in ACTIVE_STATUSES]

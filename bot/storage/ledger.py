@@ -16,9 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import aiosqlite
-
-from bot.storage.db import Database
+from bot.storage.db import Database, Tx
 
 DAILY = "daily"
 GRANTED = "granted"
@@ -61,7 +59,7 @@ class Ledger:
 
     async def _insert(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         user_id: int,
         job_id: int | None,
         kind: str,
@@ -78,7 +76,7 @@ class Ledger:
 
     async def _insert_once(
         self,
-        conn: aiosqlite.Connection,
+        conn: Tx,
         user_id: int,
         kind: str,
         bucket: str,
@@ -97,25 +95,22 @@ class Ledger:
         )
         return cur.rowcount == 1
 
-    async def ensure_allowance_in(
-        self, conn: aiosqlite.Connection, user_id: int, now: float
-    ) -> None:
+    async def ensure_allowance_in(self, conn: Tx, user_id: int, now: float) -> None:
         await conn.execute(
-            "INSERT OR IGNORE INTO ledger "
+            "INSERT INTO ledger "
             "(user_id, job_id, kind, bucket, day, amount, created_at) "
-            "VALUES (?, NULL, 'allowance', ?, ?, ?, ?)",
+            "VALUES (?, NULL, 'allowance', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (user_id, DAILY, utc_day(now), self.daily_quota, now),
         )
 
-    async def balance_in(self, conn: aiosqlite.Connection, user_id: int, now: float) -> Balance:
+    async def balance_in(self, conn: Tx, user_id: int, now: float) -> Balance:
         await self.ensure_allowance_in(conn, user_id, now)
-        async with conn.execute(
+        row = await conn.fetchone(
             "SELECT COALESCE(SUM(CASE WHEN bucket = ? AND day = ? THEN amount END), 0), "
             "COALESCE(SUM(CASE WHEN bucket = ? THEN amount END), 0), "
             "COALESCE(SUM(CASE WHEN bucket = ? THEN amount END), 0) FROM ledger WHERE user_id = ?",
             (DAILY, utc_day(now), GRANTED, BOUGHT, user_id),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         daily, granted, bought = (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
         return Balance(daily, granted, self.daily_quota, next_reset(now), bought=bought)
 
@@ -125,7 +120,7 @@ class Ledger:
             return await self.balance_in(conn, user_id, self.clock())
 
     async def reserve_in(
-        self, conn: aiosqlite.Connection, user_id: int, job_id: int, price: int, now: float
+        self, conn: Tx, user_id: int, job_id: int, price: int, now: float
     ) -> bool:
         """Take `price` credits for a job, daily first; False (and nothing written) if short."""
         if price <= 0:
@@ -144,7 +139,7 @@ class Ledger:
             await self._insert(conn, user_id, job_id, "reserve", BOUGHT, -left, now)
         return True
 
-    async def refund_in(self, conn: aiosqlite.Connection, job_id: int, now: float) -> int:
+    async def refund_in(self, conn: Tx, job_id: int, now: float) -> int:
         """Give back what a job reserved, once; returns the credits refunded."""
         rows = await conn.execute_fetchall(
             "SELECT user_id, bucket, -SUM(amount) FROM ledger "
@@ -159,16 +154,21 @@ class Ledger:
             total += int(amount)
         return total
 
-    async def settle_in(
-        self, conn: aiosqlite.Connection, user_id: int, job_id: int, now: float
-    ) -> None:
+    async def settle_in(self, conn: Tx, user_id: int, job_id: int, now: float) -> None:
         """Mark a job's reservation as spent for good (a zero-amount row, for the audit trail)."""
+        # A job refunded is never settled (the refund already gave the credits back); the unique
+        # index makes a second settle a no-op. Two statements rather than INSERT ... SELECT,
+        # whose untyped parameters PostgreSQL would read as text.
+        refunded = await conn.fetchone(
+            "SELECT 1 FROM ledger WHERE job_id = ? AND kind = 'refund'", (job_id,)
+        )
+        if refunded is not None:
+            return
         await conn.execute(
-            "INSERT OR IGNORE INTO ledger "
+            "INSERT INTO ledger "
             "(user_id, job_id, kind, bucket, day, amount, created_at) "
-            "SELECT ?, ?, 'settle', ?, ?, 0, ? WHERE NOT EXISTS "
-            "(SELECT 1 FROM ledger WHERE job_id = ? AND kind = 'refund')",
-            (user_id, job_id, DAILY, utc_day(now), now, job_id),
+            "VALUES (?, ?, 'settle', ?, ?, 0, ?) ON CONFLICT DO NOTHING",
+            (user_id, job_id, DAILY, utc_day(now), now),
         )
 
     async def grant(self, user_id: int, amount: int, note: str | None = None) -> Balance:
@@ -179,13 +179,13 @@ class Ledger:
             return await self.balance_in(conn, user_id, now)
 
     async def purchase_in(
-        self, conn: aiosqlite.Connection, user_id: int, credits: int, charge_id: str, now: float
+        self, conn: Tx, user_id: int, credits: int, charge_id: str, now: float
     ) -> bool:
         """Credit a Stars purchase once per charge id (the row's note); False if done before."""
         return await self._insert_once(conn, user_id, "purchase", BOUGHT, credits, now, charge_id)
 
     async def purchase_refund_in(
-        self, conn: aiosqlite.Connection, user_id: int, credits: int, charge_id: str, now: float
+        self, conn: Tx, user_id: int, credits: int, charge_id: str, now: float
     ) -> bool:
         """Take back a refunded purchase's credits once per charge id (0 credits is recorded
         too: the refund happened even when nothing was left to take)."""
@@ -194,7 +194,7 @@ class Ledger:
         )
 
     async def referral_in(
-        self, conn: aiosqlite.Connection, user_id: int, credits: int, invitee_id: int, now: float
+        self, conn: Tx, user_id: int, credits: int, invitee_id: int, now: float
     ) -> bool:
         """A referral bonus (granted bucket); once per (user, invitee) by a unique index."""
         return await self._insert_once(

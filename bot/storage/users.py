@@ -46,7 +46,7 @@ class UserStore:
             return
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT OR IGNORE INTO users (user_id, created_at) VALUES (?, ?)",
+                "INSERT INTO users (user_id, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (user_id, self.clock()),
             )
         self._known.add(user_id)
