@@ -263,6 +263,8 @@ class BotRuntime:
             await self.web_runner.cleanup()
         if self.http is not None:
             await self.http.aclose()
+        if self.ctx is not None:
+            await self.ctx.downloads.aclose()
         await self.db.close()
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from bot.media.download import make_download_client
 from bot.media.hosted import MediaStore
 from bot.metrics import Metrics
 from bot.pricing import PriceTable
@@ -37,6 +38,9 @@ class JobSettings:
     callback_grace_s: float = 20.0
     deadline_floor_s: float = 900.0
     max_upload_bytes: int = 50 * 1024 * 1024
+    # A result above the upload limit is still fetched (and checked) up to this size, then
+    # offered as a link; anything larger, or endless, fails with a refund.
+    max_result_bytes: int = 512 * 1024 * 1024
     media_ttl_s: float = 3 * 3600
     alert_every_s: float = 3600.0
 
@@ -53,6 +57,8 @@ class JobContext:
     media: MediaStore
     messenger: TelegramMessenger
     http: httpx.AsyncClient
+    # Result downloads only, a pool apart from `http` (provider API calls); closed by the owner.
+    downloads: httpx.AsyncClient = field(default_factory=make_download_client)
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)

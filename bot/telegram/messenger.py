@@ -15,7 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from telegram import Bot, ForceReply, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import (
+    Bot,
+    ForceReply,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -206,8 +213,14 @@ class TelegramMessenger:
         thumbnail: Path | None,
         markup: InlineKeyboardMarkup | None,
     ) -> SentVideo:
-        """Upload the video as a reply to the user's photo; Telegram errors propagate."""
-        with path.open("rb") as video:
+        """Upload the video as a reply to the user's photo; Telegram errors propagate.
+
+        The video is streamed from disk: PTB would read a file handle whole into memory, so it
+        gets an `InputFile` that keeps the handle (`read_file_handle=False`) and httpx sends it
+        in 64 KiB pieces, seeking back to the start when PTB's rate limiter retries. The request
+        still goes through `Bot.send_video`: same error mapping, same rate limiter."""
+        with path.open("rb") as handle:
+            video = InputFile(handle, filename="video.mp4", read_file_handle=False)
             thumb = thumbnail.open("rb") if thumbnail else None
             try:
                 msg: Message = await self.bot.send_video(
@@ -222,7 +235,6 @@ class TelegramMessenger:
                     message_thread_id=target.thread_id,
                     reply_parameters=_reply(target.reply_to),
                     reply_markup=markup,
-                    filename="video.mp4",
                     read_timeout=120,
                     write_timeout=300,
                 )
