@@ -33,7 +33,7 @@ from bot.storage import Database, JobStore, Ledger
 from bot.storage.stats import in_flight_counts
 from bot.storage.users import UserStore
 from bot.telegram.messenger import TelegramMessenger
-from bot.web import WebDeps, create_web_app
+from bot.web import SERVER_LIMITS, WebDeps, create_web_app
 from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class BotRuntime:
             on_callback=self.metrics.callback,
             extra_routes=[web.get("/metrics", metrics_route(self.metrics, token, refresh_gauges))],
         )  # fmt: skip
-        self.web_runner = web.AppRunner(create_web_app(deps), access_log=None)
+        self.web_runner = web.AppRunner(create_web_app(deps), access_log=None, **SERVER_LIMITS)
         await self.web_runner.setup()
         site = web.TCPSite(self.web_runner, s.http_host, s.http_port)
         await site.start()
