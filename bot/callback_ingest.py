@@ -15,6 +15,7 @@ parsing it: no database round trip, no log line, no task. So:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -42,6 +43,11 @@ def parse_token(token: str) -> tuple[int, str] | None:
     return int(match.group(1)), match.group(2)
 
 
+Spawn = Callable[[Coroutine[Any, Any, None], str], object]
+Wake = Callable[[int], Coroutine[Any, Any, None]]
+Load = Callable[[int], Coroutine[Any, Any, Job | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class KnownJob:
     """What a callback is checked against; immutable once the job has a task."""
@@ -59,15 +65,26 @@ class KnownJob:
 class KnownJobs:
     """Bounded LRU of submitted jobs' callback facts (see the module doc)."""
 
-    def __init__(self, limit: int = KNOWN_JOBS_MAX) -> None:
+    def __init__(self, load: Load, limit: int = KNOWN_JOBS_MAX) -> None:
+        self.load = load
         self.limit = limit
         self._jobs: OrderedDict[int, KnownJob] = OrderedDict()
+        self._loading: dict[int, asyncio.Future[Job | None]] = {}
 
-    def get(self, job_id: int) -> KnownJob | None:
+    async def get(self, job_id: int) -> KnownJob | None:
+        """The job's callback facts; None for an unknown job. A burst of callbacks for a job
+        not seen yet shares one database read."""
         known = self._jobs.get(job_id)
         if known is not None:
             self._jobs.move_to_end(job_id)
-        return known
+            return known
+        loading = self._loading.get(job_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self.load(job_id))
+            self._loading[job_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(job_id, None))
+        job = await asyncio.shield(loading)
+        return None if job is None else self.remember(job)
 
     def remember(self, job: Job) -> KnownJob:
         """A job read from the database; cached once its provider and task are fixed."""
@@ -82,10 +99,6 @@ class KnownJobs:
 
     def __len__(self) -> int:
         return len(self._jobs)
-
-
-Spawn = Callable[[Coroutine[Any, Any, None], str], object]
-Wake = Callable[[int], Coroutine[Any, Any, None]]
 
 
 class Wakeups:

@@ -85,7 +85,9 @@ def create_web_app(deps: WebDeps) -> web.Application:
     app = web.Application(client_max_size=MAX_CALLBACK_BYTES)
     app[DEPS] = deps
     app[CALLBACKS] = CallbackState(
-        KnownJobs(), Wakeups(deps.on_wake, deps.spawn), RejectLog("provider callbacks")
+        KnownJobs(deps.store.get),
+        Wakeups(deps.on_wake, deps.spawn),
+        RejectLog("provider callbacks"),
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -118,12 +120,9 @@ async def callback(request: web.Request) -> web.Response:
     if provider is None or parsed is None:
         return _refuse(deps, state, "forged", "malformed", _not_found())
     job_id, secret = parsed
-    known = state.known.get(job_id)
+    known = await state.known.get(job_id)
     if known is None:
-        job = await deps.store.get(job_id)
-        if job is None:
-            return _refuse(deps, state, "forged", "unknown job", _not_found())
-        known = state.known.remember(job)
+        return _refuse(deps, state, "forged", "unknown job", _not_found())
     if not hmac.compare_digest(known.secret, secret.encode()):
         return _refuse(deps, state, "forged", "wrong secret", _not_found())
     if known.provider != provider_name:
