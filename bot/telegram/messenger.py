@@ -9,6 +9,7 @@ job or a chatty provider can never flood a chat. Answers to a button press and f
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 log = logging.getLogger(__name__)
 
 MAX_PHOTO_DOWNLOAD = 20 * 1024 * 1024  # getFile's limit on the cloud Bot API
+UPLOAD_CHUNK = 1024 * 1024  # memory per upload in flight: 1 MiB, whatever the video's size
 
 
 class PhotoTooBig(Exception):
@@ -217,9 +219,10 @@ class TelegramMessenger:
 
         The video is streamed from disk: PTB would read a file handle whole into memory, so it
         gets an `InputFile` that keeps the handle (`read_file_handle=False`) and httpx sends it
-        in 64 KiB pieces, seeking back to the start when PTB's rate limiter retries. The request
+        piece by piece (`_UploadFile`), seeking back to the start when PTB's rate limiter
+        retries. The request
         still goes through `Bot.send_video`: same error mapping, same rate limiter."""
-        with path.open("rb") as handle:
+        with _UploadFile(path) as handle:
             video = InputFile(handle, filename="video.mp4", read_file_handle=False)
             thumb = thumbnail.open("rb") if thumbnail else None
             try:
@@ -256,6 +259,20 @@ class TelegramMessenger:
             reply_markup=markup,
         )
         return msg.message_id
+
+
+class _UploadFile(io.FileIO):
+    """A file httpx reads in `UPLOAD_CHUNK` pieces rather than its fixed 64 KiB: the profile of
+    a 20 MiB sendVideo showed most of its event-loop time in per-piece overhead (a write and a
+    cancellation checkpoint each), 320 times; 16 pieces cost a sixteenth of that."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb")
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and 0 < size < UPLOAD_CHUNK:
+            size = UPLOAD_CHUNK
+        return super().read(size)
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:
