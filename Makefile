@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev demo run test lint bench clean
+.PHONY: install install-dev install-bench demo run test lint bench bench-quick clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,8 +27,16 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
-bench: install-dev
-	$(BIN)/python bench/bench_render.py
+install-bench: install-dev
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+
+# Every benchmark with its same-run baseline; writes bench/RESULTS.md and bench/charts/*.png.
+bench: install-bench
+	$(BIN)/python bench/run_all.py
+
+# The same suite, small: proves it still runs (CI), its numbers mean nothing.
+bench-quick: install-bench
+	BENCH_QUICK=1 $(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -188,7 +188,7 @@ async def bot_process(
         log.close()
 
 
-async def wait_healthy(port: int, proc: asyncio.subprocess.Process, limit_s: float = 60) -> float:
+async def wait_healthy(port: int, proc: asyncio.subprocess.Process, limit_s: float = 300) -> float:
     """Seconds until /healthz answers 200 (polling a port is the only signal a process gives)."""
     import httpx
 
