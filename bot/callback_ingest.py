@@ -7,8 +7,8 @@ parsing it: no database round trip, no log line, no task. So:
   secret, the provider, the task id) in a bounded LRU; only a job seen for the first time (or
   not yet submitted) is read from the database.
 - `Wakeups` coalesces wake-ups: at most one running per job, plus at most one more queued
-  behind it (a callback may carry news the running query missed); any further duplicate is
-  just counted.
+  behind it (a callback may carry news the running query missed), started no sooner than
+  `REWAKE_SPACING_S` after the previous one; any further duplicate is just counted.
 - `RejectLog` writes at most one line a minute about refused callbacks, with the counts since
   the last line; the metric counts every one.
 """
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # `<job id>-<secret>`: ASCII digits only ('²'.isdigit() is True), no leading zero, at most 18
 # digits so any id fits a signed 64-bit column; the secret is token_urlsafe's alphabet.
 _TOKEN = re.compile(r"([1-9][0-9]{0,17})-([A-Za-z0-9_-]{16,128})")
+REWAKE_SPACING_S = 1.0  # a flood of duplicates re-queries the provider at most once a second
 KNOWN_JOBS_MAX = 50_000  # about 10 MB at most; a job's entry is a few short strings
 REJECT_LOG_EVERY_S = 60.0
 
@@ -123,9 +124,13 @@ class Wakeups:
         try:
             while True:
                 self._again.discard(job_id)
+                started = time.monotonic()
                 await self._wake(job_id)
                 if job_id not in self._again:
                     return
+                # Rate, not synchronisation: back-to-back duplicates must not turn into
+                # back-to-back provider queries.
+                await asyncio.sleep(REWAKE_SPACING_S - (time.monotonic() - started))
         finally:
             self._running.discard(job_id)
             self._again.discard(job_id)

@@ -25,6 +25,7 @@ from bot.jobs.context import JobContext, JobSettings
 from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
+from bot.media.download import make_download_client
 from bot.media.hosted import MediaStore
 from bot.metrics import Metrics, metrics_route
 from bot.pricing import PriceTable
@@ -97,6 +98,7 @@ class BotRuntime:
             prices=PriceTable.load(s.prices_file), media=media,
             messenger=TelegramMessenger(app.bot, min_edit_interval=s.status_edit_interval_s),
             http=self.http, metrics=self.metrics,
+            downloads=make_download_client(),  # result downloads: a pool of their own
         )  # fmt: skip
         self.ctx = ctx
         runner = JobRunner(ctx)

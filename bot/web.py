@@ -128,8 +128,7 @@ async def callback(request: web.Request) -> web.Response:
     if known.provider != provider_name:
         return _refuse(deps, state, "forged", "wrong provider", _not_found())
     try:
-        async with asyncio.timeout(BODY_TIMEOUT_S):
-            body = await request.read()
+        body = await _read_body(request)
     except TimeoutError:
         return _refuse(deps, state, "invalid", "body too slow", _timeout())
     try:
@@ -146,13 +145,13 @@ async def callback(request: web.Request) -> web.Response:
         )  # fmt: skip
     if known.finished:
         # A retry of a callback we already acted on (evolink retries up to 3 times).
-        return _count(deps, "duplicate", web.json_response({"ok": True}))
+        return _count(deps, "duplicate", _ok())
     # Answer at once (evolink waits 10 s at most); the work happens in a tracked task, one per
     # job however many duplicates arrive.
     if not state.wakeups.request(job_id):
-        return _count(deps, "duplicate", web.json_response({"ok": True}))
+        return _count(deps, "duplicate", _ok())
     log.info("job %s: callback from %s for task %s", job_id, provider_name, task_id)
-    return _count(deps, "ok", web.json_response({"ok": True}))
+    return _count(deps, "ok", _ok())
 
 
 async def media(request: web.Request) -> web.StreamResponse:
@@ -178,8 +177,7 @@ def _webhook_handler(
             rejected.note("wrong secret token")
             return web.json_response({"error": "forbidden"}, status=403)
         try:
-            async with asyncio.timeout(BODY_TIMEOUT_S):
-                raw = await request.read()
+            raw = await _read_body(request)
         except TimeoutError:
             return _timeout()
         if len(raw) > MAX_UPDATE_BYTES:
@@ -214,9 +212,28 @@ def _refuse(
     return _count(deps, outcome, response)
 
 
+async def _read_body(request: web.Request) -> bytes:
+    """The whole body, within `BODY_TIMEOUT_S` (TimeoutError otherwise). A small body has
+    usually arrived with the headers: then no timer is armed (it was a third of the CPU of a
+    duplicate callback)."""
+    if request.content.is_eof():
+        return await request.read()
+    async with asyncio.timeout(BODY_TIMEOUT_S):
+        return await request.read()
+
+
+# Fixed answers, encoded once: json.dumps per request was a fifth of a callback's CPU.
+_OK_BODY = b'{"ok": true}'
+_NOT_FOUND_BODY = b'{"error": "not found"}'
+
+
+def _ok() -> web.Response:
+    return web.Response(body=_OK_BODY, content_type="application/json")
+
+
 def _timeout() -> web.Response:
     return web.json_response({"error": "request body too slow"}, status=408)
 
 
 def _not_found() -> web.Response:
-    return web.json_response({"error": "not found"}, status=404)
+    return web.Response(body=_NOT_FOUND_BODY, status=404, content_type="application/json")
