@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_delivery", "bench_callbacks", "bench_jobs", "bench_render"]
+BENCHES = ["bench_delivery", "bench_callbacks", "bench_jobs", "bench_burst", "bench_render"]
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false")
 CHARTS = HERE / "charts"
 REPORT = HERE / ("RESULTS.quick.md" if QUICK else "RESULTS.md")
