@@ -91,6 +91,8 @@ def report(results: list[dict[str, Any]]) -> None:
         "Written by `make bench` (`bench/run_all.py`): every figure is measured against its own",
         "baseline in the same run, on the project's fakes on 127.0.0.1. Absolute numbers depend",
         "on the machine and, on a shared machine, on everyone else's load: read the ratios.",
+        "Profiles, before/after numbers and what explains each missed target:",
+        "[docs/performance16.md](../docs/performance16.md).",
         "",
     ]
     for result in results:
