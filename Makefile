@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install install-dev demo run test lint bench screenshots clean
+.PHONY: install install-dev install-bench demo run test lint bench bench-quick screenshots clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,8 +27,16 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(BIN)/lint-imports
 
-bench: install-dev
-	$(BIN)/python bench/bench_render.py
+install-bench: install-dev
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+
+# Every benchmark with its same-run baseline; writes bench/RESULTS.md and bench/charts/*.png.
+bench: install-bench
+	$(BIN)/python bench/run_all.py
+
+# The same suite, small: proves it still runs (CI), its numbers mean nothing.
+bench-quick: install-bench
+	BENCH_QUICK=1 $(BIN)/python bench/run_all.py
 
 # Phone-sized pictures of three conversations (docs/screenshots/); needs Debian's chromium and
 # an emoji font, installed here when missing. SUFFIX=_before names the files of a "before" run.

@@ -124,8 +124,9 @@ class Metrics:
             "p2v_broken_results", "Results that did not play (job failed and refunded).",
             ["provider"], registry=r,
         )  # fmt: skip
-        for outcome in sorted(CALLBACK_OUTCOMES):  # every outcome visible from the start, at 0
-            self.callbacks.labels(outcome=outcome)
+        # Every outcome visible from the start, at 0; children kept: a flood of callbacks
+        # should not pay a labels() lookup each.
+        self._callback_counts = {o: self.callbacks.labels(outcome=o) for o in CALLBACK_OUTCOMES}
 
     def job_finished(self, model: str, provider: str | None, state: str) -> None:
         self.jobs_finished.labels(model=model, provider=provider or NO_PROVIDER, state=state).inc()
@@ -186,7 +187,7 @@ class Metrics:
 
     def callback(self, outcome: str) -> None:
         """ok, forged (bad secret or unknown job), duplicate, invalid (unparseable)."""
-        self.callbacks.labels(outcome=outcome if outcome in CALLBACK_OUTCOMES else "invalid").inc()
+        self._callback_counts.get(outcome, self._callback_counts["invalid"]).inc()
 
     def set_in_flight(self, n: int) -> None:
         self.in_flight.set(n)

@@ -14,6 +14,7 @@ import httpx
 
 from bot.jobs.limits import DOCUMENTED_LIMITS
 from bot.jobs.user_limits import UserLimits
+from bot.media.download import make_download_client
 from bot.media.hosted import MediaStore
 from bot.metrics import Metrics
 from bot.pricing import PriceTable
@@ -40,6 +41,9 @@ class JobSettings:
     callback_grace_s: float = 20.0
     deadline_floor_s: float = 900.0
     max_upload_bytes: int = 50 * 1024 * 1024
+    # A result above the upload limit is still fetched (and checked) up to this size, then
+    # offered as a link; anything larger, or endless, fails with a refund.
+    max_result_bytes: int = 512 * 1024 * 1024
     media_ttl_s: float = 3 * 3600
     alert_every_s: float = 3600.0
     # issue 11: provider -> (max concurrent tasks, max creations per hour), 0 = no limit
@@ -63,10 +67,10 @@ class JobContext:
     media: MediaStore
     messenger: TelegramMessenger
     http: httpx.AsyncClient
+    # Result downloads only, a pool apart from `http` (provider API calls), built by the runtime
+    # on the SSRF guard's address-pinning transport; closed by its owner.
+    downloads: httpx.AsyncClient = field(default_factory=make_download_client)
     metrics: Metrics = field(default_factory=Metrics)
-    # Result downloads: a client whose transport connects only to checked public addresses
-    # (bot.media.net_guard); `http` (provider API calls) when not set.
-    download_http: httpx.AsyncClient | None = None
     clock: Callable[[], float] = time.time
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     # (provider, error kind) -> when admins were last alerted: one alert per incident

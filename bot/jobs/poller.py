@@ -1,11 +1,18 @@
 """Background loops: poll quiet tasks, expire jobs past their deadline, purge old photos,
-and the start-up recovery that finishes whatever a crash left unfinished."""
+and the start-up recovery that finishes whatever a crash left unfinished.
+
+One shared scheduler polls every waiting job: a waiting job holds no task and no timer, only its
+`next_poll_at` row in the database. Each tick takes the jobs that are due, oldest first, and
+starts at most `MAX_CONCURRENT_CHECKS` queries, and never more per provider than its request
+rate allows (`QueryRates`): a job over the budget simply stays due and goes out on a later tick.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job, finish
@@ -17,6 +24,35 @@ S = JobStatus
 TICK_S = 1.0  # at most; shorter when polls are configured to be more frequent
 WATCHDOG_EVERY_S = 10.0
 PURGE_EVERY_S = 600.0
+MAX_CONCURRENT_CHECKS = 16  # provider queries in flight from the scheduler at once
+# Requests per second we allow ourselves per provider. Only apikley documents one (its upstream
+# accepts 20 requests per 10 s); for the others a conservative budget well under any public API.
+DOCUMENTED_RATES = {"apikley": 2.0}
+DEFAULT_RATE = 5.0
+
+
+class QueryRates:
+    """A token bucket per provider (burst of one second's worth): `take()` says whether one
+    more query may go out now."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # provider -> (tokens, at)
+
+    @staticmethod
+    def rate_of(provider: str) -> float:
+        return DOCUMENTED_RATES.get(provider, DEFAULT_RATE)
+
+    def take(self, provider: str) -> bool:
+        rate = self.rate_of(provider)
+        now = self.clock()
+        tokens, at = self._buckets.get(provider, (rate, now))
+        tokens = min(rate, tokens + (now - at) * rate)
+        if tokens < 1.0:
+            self._buckets[provider] = (tokens, now)
+            return False
+        self._buckets[provider] = (tokens - 1.0, now)
+        return True
 
 
 class Poller:
@@ -26,13 +62,20 @@ class Poller:
         self.ctx = ctx
         self.runner = runner
         self._in_flight: set[int] = set()
+        self.rates = QueryRates()
 
     async def poll_once(self) -> int:
-        """Query every submitted job whose next poll is due; returns how many were started."""
+        """Query the submitted jobs whose next poll is due, oldest first, within the concurrency
+        and per-provider rate budgets; returns how many were started. The rest stay due."""
+        free = MAX_CONCURRENT_CHECKS - len(self._in_flight)
+        if free <= 0:
+            return 0
         due = await self.ctx.store.due_for_poll(self.ctx.clock())
         started = 0
         for job in due:
-            if job.id in self._in_flight:
+            if started >= free:
+                break
+            if job.id in self._in_flight or not self.rates.take(job.provider or ""):
                 continue
             self._in_flight.add(job.id)
             self.ctx.spawn(self._check(job.id), f"poll-{job.id}")
@@ -96,8 +139,12 @@ class Poller:
             await ctx.store.transition(
                 job.id, {S.DOWNLOADING, S.SENDING}, S.SUBMITTED, note="restart"
             )
-        for job in await ctx.store.claim_orphans([S.SUBMITTED]):
-            await ctx.store.set_fields(job.id, {S.SUBMITTED}, next_poll_at=ctx.clock())
+        # SUBMITTED jobs keep their next poll in the database: the scheduler takes every overdue
+        # one, oldest first, within the providers' rates. Orphans of a dead replica are claimed in
+        # one statement; rewriting each one's next_poll_at cost a transaction per job (minutes
+        # for 10,000 waiting jobs).
+        if ctx.store.db.shared:  # SQLite: one process, nothing to claim (and no full read)
+            await ctx.store.claim_orphans([S.SUBMITTED])
         if not quiet:
             log.info("recovery done")
         return resubmit

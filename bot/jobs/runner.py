@@ -7,8 +7,10 @@ callback, a cancel, or a restart replaying a step can never deliver twice or ref
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 from bot.faults import crash_point
@@ -30,6 +32,9 @@ WAITING = frozenset({S.SUBMITTED})
 NOT_FOUND_LIMIT = 3
 MAX_SEED = 2147483647  # HappyHorse's documented seed range is 1..2147483647
 PROMPT_REFUSED = "prompt"  # error kind: the provider refused the prompt itself
+# For a provider that calls back, polling is only the fallback for a lost callback: it backs off
+# faster and further (2 x POLL_MAX_S: one query a minute per job by default).
+CALLBACK_FALLBACK_FACTOR = 2.0
 
 
 class JobRunner:
@@ -38,11 +43,24 @@ class JobRunner:
     def __init__(self, ctx: JobContext) -> None:
         self.ctx = ctx
         self.admission = Admission(ctx)
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # job -> (lock, holders+waiters)
         self._early_wakeups: set[int] = set()
 
-    def _lock(self, job_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(job_id, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _lock(self, job_id: int) -> AsyncIterator[None]:
+        """One check of a job at a time; the lock is dropped when nobody holds or awaits it, so
+        thousands of waiting jobs keep no lock each."""
+        lock, users = self._locks.get(job_id, (asyncio.Lock(), 0))
+        self._locks[job_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[job_id]
+            if users <= 1:
+                del self._locks[job_id]
+            else:
+                self._locks[job_id] = (lock, users - 1)
 
     # ---- submit -------------------------------------------------------------------------
     async def submit(self, job_id: int) -> None:
@@ -275,7 +293,12 @@ class JobRunner:
 
     async def _schedule_poll(self, job: Job) -> None:
         s = self.ctx.settings
-        interval = min((job.poll_interval or s.poll_initial_s) * 1.5, s.poll_max_s)
+        provider = self.ctx.registry.get(job.provider or "")
+        fallback = provider is not None and provider.uses_callbacks
+        growth, cap = (
+            (2.0, s.poll_max_s * CALLBACK_FALLBACK_FACTOR) if fallback else (1.5, s.poll_max_s)
+        )
+        interval = min((job.poll_interval or s.poll_initial_s) * growth, cap)
         await self.ctx.store.set_fields(
             job.id, WAITING, next_poll_at=self.ctx.clock() + interval, poll_interval=interval
         )

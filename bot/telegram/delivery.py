@@ -20,7 +20,8 @@ from telegram.error import BadRequest, ChatMigrated, NetworkError, TelegramError
 from bot.faults import crash_point
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job, finish, refresh_status, target_of, title_of
-from bot.media.download import DownloadError, VideoTooLarge, download_video
+from bot.media.download import DownloadError, download_video
+from bot.media.probe import ProbeError, probe_video
 from bot.media.result import BrokenResult, PreparedVideo, prepare_result
 from bot.models import Job, JobStatus, TaskEvent
 from bot.providers.base import VideoProvider
@@ -73,31 +74,43 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
 
 
 async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Path | None:
+    """The result on disk, fully received and bounded (size, time, the job's deadline), or None
+    when the job was failed (refunded) or went out as a link."""
     if event.video_path is not None:
         return event.video_path
     if not event.video_url:
         await fail_job(ctx, job, {S.DOWNLOADING}, "download", "finished task without a video URL")
         return None
     dest = work / "video.mp4"
+    settings = ctx.settings
+    budget = job.deadline_at - ctx.clock() if job.deadline_at is not None else None
     try:
         async with ctx.metrics.timed(job.provider or "unknown", "download"):
             size = await download_video(
-                ctx.download_http or ctx.http,
+                ctx.downloads,
                 event.video_url,
                 dest,
-                max_bytes=ctx.settings.max_upload_bytes,
-                allow_private=ctx.settings.allow_private_urls,
+                max_bytes=max(settings.max_upload_bytes, settings.max_result_bytes),
+                allow_private=settings.allow_private_urls,
+                time_budget_s=budget,
             )
-    except VideoTooLarge as exc:
-        await _send_link(ctx, job, event.video_url, exc.size)
-        return None
     except DownloadError as exc:
+        # Too large to receive, endless, too slow or not a video: nobody pays for it.
         await fail_job(ctx, job, {S.DOWNLOADING}, "download", str(exc))
         return None
     log.info(
         "job %s downloaded %d bytes: user=%s provider=%s task=%s",
         job.id, size, job.user_id, job.provider, job.task_id,
     )  # fmt: skip
+    if size > settings.max_upload_bytes:
+        # Received in full and checked, but Telegram would refuse the upload: a link instead.
+        try:
+            await asyncio.to_thread(probe_video, dest)
+        except ProbeError as exc:
+            await fail_job(ctx, job, {S.DOWNLOADING}, "download", f"unreadable video: {exc}")
+            return None
+        await _send_link(ctx, job, event.video_url, size)
+        return None
     return dest
 
 

@@ -9,13 +9,21 @@ job or a chatty provider can never flood a chat. Answers to a button press and f
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from telegram import Bot, ForceReply, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import (
+    Bot,
+    ForceReply,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 
@@ -24,6 +32,7 @@ from bot.telegram.chat_fates import ChatMoves, file_id_of, resend_any_kind
 log = logging.getLogger(__name__)
 
 MAX_PHOTO_DOWNLOAD = 20 * 1024 * 1024  # getFile's limit on the cloud Bot API
+UPLOAD_CHUNK = 1024 * 1024  # memory per upload in flight: 1 MiB, whatever the video's size
 
 
 class PhotoTooBig(Exception):
@@ -234,8 +243,15 @@ class TelegramMessenger:
         thumbnail: Path | None,
         markup: InlineKeyboardMarkup | None,
     ) -> SentVideo:
-        """Upload the video as a reply to the user's photo; Telegram errors propagate."""
-        with path.open("rb") as video:
+        """Upload the video as a reply to the user's photo; Telegram errors propagate.
+
+        The video is streamed from disk: PTB would read a file handle whole into memory, so it
+        gets an `InputFile` that keeps the handle (`read_file_handle=False`) and httpx sends it
+        piece by piece (`_UploadFile`), seeking back to the start when PTB's rate limiter
+        retries. The request
+        still goes through `Bot.send_video`: same error mapping, same rate limiter."""
+        with _UploadFile(path) as handle:
+            video = InputFile(handle, filename="video.mp4", read_file_handle=False)
             thumb = thumbnail.open("rb") if thumbnail else None
             try:
                 msg: Message = await self.bot.send_video(
@@ -250,7 +266,6 @@ class TelegramMessenger:
                     message_thread_id=target.thread_id,
                     reply_parameters=_reply(target.reply_to),
                     reply_markup=markup,
-                    filename="video.mp4",
                     read_timeout=120,
                     write_timeout=300,
                 )
@@ -272,6 +287,20 @@ class TelegramMessenger:
             reply_markup=markup,
         )
         return msg.message_id
+
+
+class _UploadFile(io.FileIO):
+    """A file httpx reads in `UPLOAD_CHUNK` pieces rather than its fixed 64 KiB: the profile of
+    a 20 MiB sendVideo showed most of its event-loop time in per-piece overhead (a write and a
+    cancellation checkpoint each), 320 times; 16 pieces cost a sixteenth of that."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "rb")
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and 0 < size < UPLOAD_CHUNK:
+            size = UPLOAD_CHUNK
+        return super().read(size)
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:
