@@ -53,6 +53,8 @@ from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
 log = logging.getLogger(__name__)
 
 STARTUP_RETRY_WAITS = (1.0, 2.0, 4.0, 8.0, 15.0)
+# Tasks that live as long as the bot (not work in progress: an idle bot still runs them).
+BACKGROUND_LOOPS = frozenset({"poller", "balances", "replica-heartbeat"})
 # Just under Telegram's ~30 messages/s: at exactly 30, jitter bunches requests at the edge and
 # each 429 makes PTB's limiter pause every request (a burst of 1,000 users took 1.5-3x longer).
 TELEGRAM_RATE_PER_S = 28
@@ -169,7 +171,7 @@ class BotRuntime:
         await replay(app, self.update_log)  # what a dead process took from Telegram
         await self._start_updates()
         self.poller.resume(resubmit)
-        ctx.spawn(self.poller.run(), "poller")
+        ctx.spawn(self.poller.run(), "poller")  # the names are BACKGROUND_LOOPS
         ctx.spawn(self.balances.run(), "balances")
         ctx.spawn(self._heartbeats(), "replica-heartbeat")
         await self._set_commands()

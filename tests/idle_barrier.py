@@ -6,7 +6,8 @@ bot spawned has run: a duplicate callback's second delivery, a due poll, a paced
 
 - the fake Bot API has no update the bot has not taken and no request it is still answering;
 - PTB has processed every update it took (its update queue is joined);
-- the job context has no background task but the poller loop, and no paced edit is waiting;
+- the job context has no background task but its loops (BACKGROUND_LOOPS), and no paced edit
+  is waiting;
 - no submitted job has a poll that is due now (a due poll is run, not skipped);
 - every provider fake has no callback delivery or timer in flight, and the local renderer no
   render running.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from bot.runtime import BotRuntime
+from bot.runtime import BACKGROUND_LOOPS, BotRuntime
 from bot.testing.bot_api import FakeBotApi
 
 
@@ -62,7 +63,7 @@ async def _wait_once(
         waited = True
     await app.update_queue.join()  # every update taken has been handled
     current = asyncio.current_task()
-    busy = [t for t in ctx.tasks if t.get_name() != "poller" and t is not current]
+    busy = [t for t in ctx.tasks if t.get_name() not in BACKGROUND_LOOPS and t is not current]
     busy += ctx.messenger.waiting_edits()
     for provider in ctx.registry.providers:
         busy += list(getattr(provider, "_runners", ()))  # the local renderer's renders

@@ -20,7 +20,7 @@ import pytest
 
 from bot.models import Job, JobStatus
 from bot.providers import _http
-from bot.runtime import BotRuntime
+from bot.runtime import BACKGROUND_LOOPS, BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.bot_api.wire import Call
 from bot.testing.providers import (
@@ -366,7 +366,7 @@ def callback_url(runtime: BotRuntime, vendor: str, job: Job) -> str:
     return f"{base}/callbacks/{vendor}/{job.id}-{job.callback_secret}"
 
 
-LOOPS = frozenset({"poller", "balances"})  # the bot's endless loops: never "finished"
+LOOPS = BACKGROUND_LOOPS  # the bot's endless loops: never "finished"
 
 
 async def wait_idle(runtime: BotRuntime) -> None:

@@ -256,8 +256,9 @@ async def test_a_result_over_the_result_cap_fails_with_a_refund_and_no_link(
         await press(tg, USER, USER, options_message_id(tg, USER, options), "Generate")
         task = await evolink.wait_task()
         evolink.succeed(task.id, video=make_big_file(3 * MB))
+        # The failure is explained once, in a new message (the status message points to it).
         failed = await tg.wait_call(
-            "editMessageText", lambda c: "could not download" in c.params.get("text", "")
+            "sendMessage", lambda c: "could not download" in c.params.get("text", "")
         )
         assert failed
         kinds = [row["kind"] for row in await ctx.ledger.rows(USER)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.runtime import BotRuntime
+from bot.runtime import BACKGROUND_LOOPS, BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import OTHER_USER, USER, BotFactory
@@ -73,7 +73,7 @@ async def test_both_get_the_bonus_once_after_the_first_video(
 async def runtime_idle_after_delivery(runtime: BotRuntime) -> None:
     """The delivery hook runs in the job's background task: wait for those tasks too."""
     assert runtime.ctx is not None
-    while busy := [t for t in runtime.ctx.tasks if t.get_name() != "poller"]:
+    while busy := [t for t in runtime.ctx.tasks if t.get_name() not in BACKGROUND_LOOPS]:
         await asyncio.wait(busy)
 
 

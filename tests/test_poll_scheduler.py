@@ -7,6 +7,7 @@ import asyncio
 
 from bot.jobs.poller import DEFAULT_RATE, QueryRates
 from bot.jobs.runner import CALLBACK_FALLBACK_FACTOR
+from bot.runtime import BACKGROUND_LOOPS
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import USER, BotFactory
@@ -47,6 +48,6 @@ async def test_a_callback_provider_falls_back_to_slow_polling(
         task = await evolink.wait_task()
         evolink.succeed(task.id)
         await tg.wait_call("sendVideo", timeout=20)
-        while busy := [t for t in rt.ctx.tasks if t.get_name() != "poller"]:
+        while busy := [t for t in rt.ctx.tasks if t.get_name() not in BACKGROUND_LOOPS]:
             await asyncio.wait(busy, timeout=10)
         assert rt.runner._locks == {}, "a finished job keeps no per-job lock"

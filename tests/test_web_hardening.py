@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.models import Job
-from bot.runtime import BotRuntime
+from bot.runtime import BACKGROUND_LOOPS, BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from bot.web import BODY_TIMEOUT_S, HEADER_TIMEOUT_S
@@ -49,7 +49,7 @@ async def submitted_job(tg: FakeBotApi, evolink: EvolinkFake, runtime: BotRuntim
 async def wait_bot_idle(runtime: BotRuntime) -> None:
     """Every background task of the bot finished, except its endless poller loop."""
     assert runtime.ctx is not None
-    while busy := [t for t in runtime.ctx.tasks if t.get_name() != "poller"]:
+    while busy := [t for t in runtime.ctx.tasks if t.get_name() not in BACKGROUND_LOOPS]:
         await asyncio.wait(busy, timeout=10)
 
 
