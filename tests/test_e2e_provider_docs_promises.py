@@ -15,6 +15,7 @@ import pytest
 
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers import AimlapiFake, ApikleyFake, FoxapiFake
+from bot.testing.sample_media import make_big_file
 from tests.conftest import USER, BotFactory
 from tests.provider_e2e_helpers import (
     TIME_SCALE,
@@ -27,7 +28,8 @@ from tests.provider_e2e_helpers import (
     wait_status_text,
 )
 
-TOO_BIG = b"\x00" * (50 * 1024 * 1024 + 1)  # one byte over what a bot may upload
+# One byte over what a bot may upload; a real video (a link is offered only for a checked one).
+TOO_BIG = make_big_file(50 * 1024 * 1024 + 1)
 
 
 @pytest.mark.parametrize("vendor", ["foxapi", "aimlapi"])

@@ -63,7 +63,9 @@ async def test_the_whole_flow_on_postgresql(
         overrides = {
             "TELEGRAM_WEBHOOK_URL": f"{env['PUBLIC_BASE_URL']}/telegram/webhook",
             "TELEGRAM_WEBHOOK_SECRET": "s3cret_value-1",
+            "TELEGRAM_LOCAL_MODE": "true",  # plain http:// on a test port: a local Bot API server
         }
+        tg.local_mode = True
     async with start_bot(**overrides) as runtime:
         assert runtime.db.dialect == "postgresql" and runtime.db.url == env["DATABASE_URL"]
         photo_id, msg_id, task_id = await generate_and_wait_submitted(tg, evolink)
@@ -103,7 +105,7 @@ async def test_provider_failure_tells_the_user_and_refunds(
         photo_id, _, task_id = await generate_and_wait_submitted(tg, evolink)
         evolink.fail(task_id, "content_policy_violation", "Content policy violation.")
         failed = await tg.wait_call(
-            "sendMessage", lambda c: "content policy" in c.params.get("text", "").lower()
+            "sendMessage", lambda c: "content rules" in c.params.get("text", "").lower()
         )
         assert failed.params["reply_parameters"]["message_id"] == photo_id
         assert "refunded" in failed.params["text"]

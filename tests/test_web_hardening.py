@@ -14,6 +14,7 @@ import pytest
 
 from bot.models import Job
 from bot.runtime import BACKGROUND_LOOPS, BotRuntime
+from bot.storage.sqlite import SqliteEngine
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from bot.web import BODY_TIMEOUT_S, HEADER_TIMEOUT_S
@@ -57,7 +58,9 @@ async def wait_bot_idle(runtime: BotRuntime) -> None:
 async def sql_statements(runtime: BotRuntime) -> AsyncIterator[list[str]]:
     """Every SQL statement the bot's database runs inside the block (sqlite's own trace)."""
     assert runtime.ctx is not None
-    conn = runtime.ctx.store.db.conn
+    engine = runtime.ctx.store.db.engine
+    assert isinstance(engine, SqliteEngine)  # the test bed's default engine
+    conn = engine.conn
     seen: list[str] = []
     await conn.set_trace_callback(seen.append)
     try:

@@ -136,9 +136,11 @@ class Poller:
         for job in await ctx.store.claim_orphans([S.DOWNLOADING, S.SENDING]):
             # Fetch a fresh result URL and deliver again; a crash right after Telegram accepted
             # the video but before we recorded it may re-send it once (never lose it).
+            # Due now: its result is ready, only this process's death stopped the delivery.
             await ctx.store.transition(
-                job.id, {S.DOWNLOADING, S.SENDING}, S.SUBMITTED, note="restart"
-            )
+                job.id, {S.DOWNLOADING, S.SENDING}, S.SUBMITTED, note="restart",
+                next_poll_at=ctx.clock(),
+            )  # fmt: skip
         # SUBMITTED jobs keep their next poll in the database: the scheduler takes every overdue
         # one, oldest first, within the providers' rates. Orphans of a dead replica are claimed in
         # one statement; rewriting each one's next_poll_at cost a transaction per job (minutes
