@@ -12,24 +12,24 @@ from bot.models import Job
 from bot.telegram import keyboards
 from bot.telegram.messenger import Target
 from bot.texts import cut, date_label, raw, t
-from handlers.context import Context, config, lang, service, thread_of
+from handlers.context import BotContext, lang, thread_of
 from handlers.payments import balance_extras
 
 PROMPT_SNIPPET = 40  # characters of the description shown per line of /jobs
 LANGUAGE_ZONES = {"ru": "Europe/Moscow"}  # where most speakers of the language live
 
 
-async def balance(update: Update, context: Context) -> None:
+async def balance(update: Update, context: BotContext) -> None:
     """Credits left today, granted credits, and when the daily part resets."""
     msg, user = update.effective_message, update.effective_user
     if msg is None or user is None:
         return
     language = lang(update, context)
-    bal = await service(context).balance(user.id)
+    bal = await context.jobs.balance(user.id)
     if bal.unlimited:
         await msg.reply_text(t(language, "balance_unlimited"))
         return
-    left = max(int(bal.resets_at.timestamp() - service(context).ctx.clock()), 0)
+    left = max(int(bal.resets_at.timestamp() - context.accounts.now()), 0)
     reset_in = t(language, "duration_h_min", h=left // 3600, m=left % 3600 // 60)
     extra, markup = await balance_extras(update, context, bal)  # issue 15: bought, Top up, share
     await msg.reply_text(
@@ -47,18 +47,18 @@ async def balance(update: Update, context: Context) -> None:
     )
 
 
-async def jobs(update: Update, context: Context) -> None:
+async def jobs(update: Update, context: BotContext) -> None:
     """The user's recent videos: a short numbered list with the description and a date in
     their time zone, and a "Send again" button under it for each delivered video."""
     msg, user = update.effective_message, update.effective_user
     if msg is None or user is None:
         return
     language = lang(update, context)
-    recent = await service(context).recent(user.id)
+    recent = await context.jobs.recent(user.id)
     if not recent:
         await msg.reply_text(t(language, "jobs_empty"))
         return
-    zone = display_zone(language, config(context).display_timezone)
+    zone = display_zone(language, context.config.display_timezone)
     lines = [t(language, "jobs_header")]
     resend: list[tuple[int, int]] = []
     for number, job in enumerate(recent, start=1):
@@ -85,18 +85,18 @@ def display_zone(language: str, configured: str | None) -> ZoneInfo:
     return ZoneInfo(LANGUAGE_ZONES.get(language, "UTC"))
 
 
-async def on_resend_button(update: Update, context: Context, job: Job) -> None:
+async def on_resend_button(update: Update, context: BotContext, job: Job) -> None:
     """ "▶️ Send again" under /jobs: the video again, in the chat where the button was pressed."""
     query = update.callback_query
     assert query is not None and query.message is not None
     language = lang(update, context)
     thread = query.message.message_thread_id if isinstance(query.message, Message) else None
     target = Target(query.message.chat.id, thread, None)
-    sent = await service(context).resend(job.user_id, job.id, target)
+    sent = await context.jobs.resend(job.user_id, job.id, target)
     await query.answer(None if sent else raw(language, "resend_gone"))
 
 
-async def resend(update: Update, context: Context) -> None:
+async def resend(update: Update, context: BotContext) -> None:
     """/resend <id>: send a delivered video again from Telegram's copy."""
     msg, user = update.effective_message, update.effective_user
     if msg is None or user is None:
@@ -108,5 +108,5 @@ async def resend(update: Update, context: Context) -> None:
         return
     job_id = int(args[0].lstrip("#"))
     target = Target(msg.chat_id, thread_of(update), msg.message_id)
-    if not await service(context).resend(user.id, job_id, target):
+    if not await context.jobs.resend(user.id, job_id, target):
         await msg.reply_text(t(language, "resend_not_found", id=job_id))
