@@ -20,7 +20,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CommandHandler, filters
 
 from bot.jobs.accounts import CostRow, PeriodStats, Stats
-from bot.models import JobStatus
+from bot.models import FailureReason, JobStatus
 from bot.texts import language_for, raw, t
 from bot.texts.en import EN
 from handlers.context import BotContext, lang
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_GRANT = 1_000_000
 _STATE_ORDER = {s.value: i for i, s in enumerate(JobStatus)}
+_FAILURE_ORDER = {reason: i for i, reason in enumerate(FailureReason)}
 
 
 def admin_handlers(admin_ids: Collection[int]) -> list[BaseHandler[Update, BotContext, None]]:
@@ -180,7 +181,9 @@ def _format_period(
         lines.append(
             t(language, "admin_stats_model", model=titles.get(model, model), states=described)
         )
-    kinds = ", ".join(f"{kind} {n}" for kind, n in period.failures.items())
+    # In the vocabulary's order (the user's part first); a kind an older version wrote, last.
+    failures = sorted(period.failures.items(), key=lambda item: _failure_order(item[0]))
+    kinds = ", ".join(f"{kind} {n}" for kind, n in failures)
     lines.append(
         t(language, "admin_stats_failures", kinds=kinds or raw(language, "admin_stats_none"))
     )
@@ -191,6 +194,11 @@ def _format_period(
         duration = format_duration(language, period.median_time_to_video_s)
         lines.append(t(language, "admin_stats_median", duration=duration, n=period.delivered))
     return "\n".join(lines)
+
+
+def _failure_order(kind: str) -> int:
+    reason = FailureReason.parse(kind)
+    return _FAILURE_ORDER[reason] if reason is not None else len(_FAILURE_ORDER)
 
 
 def _state_word(language: str, state: str) -> str:

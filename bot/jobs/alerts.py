@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.jobs.context import JobContext
-from bot.models import ErrorKind, Job, JobStatus
+from bot.models import Job, JobStatus
 from bot.telegram.messenger import Target
 from bot.texts import t
 
@@ -37,7 +37,7 @@ async def record_outcome(ctx: JobContext, job: Job) -> None:
     """Remember how a job ended; alert the admins when too many recent jobs failed."""
     if job.status is JobStatus.CANCELLED:
         return
-    users_part = job.error_kind in (ErrorKind.CONTENT_POLICY.value, ErrorKind.VALIDATION.value)
+    users_part = job.failure is not None and job.failure.is_users_part
     failed = job.status in (JobStatus.FAILED, JobStatus.EXPIRED) and not users_part
     outcomes = ctx.recent_outcomes
     outcomes.append(failed)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from bot.faults import crash_point
 from bot.jobs.alerts import record_outcome
 from bot.jobs.context import JobContext
-from bot.models import Job, JobStatus
+from bot.models import FailureReason, Job, JobStatus
 from bot.storage.jobs import Credit
 from bot.telegram import views
 from bot.telegram.messenger import Target
@@ -77,7 +77,7 @@ async def fail_job(
     ctx: JobContext,
     job: Job,
     allowed_from: Iterable[JobStatus],
-    kind: str,
+    reason: FailureReason,
     detail: str,
     *,
     to: JobStatus = JobStatus.FAILED,
@@ -90,9 +90,9 @@ async def fail_job(
         allowed_from,
         to,
         credit=Credit.REFUND,
-        error_kind=kind,
+        error_kind=reason.value,
         error_message=detail[:500],
-        note=kind,
+        note=reason.value,
     )
     if done.job is None:
         return False
@@ -100,7 +100,7 @@ async def fail_job(
     ctx.metrics.credits("refunded", done.refunded)
     log.warning(
         "job %s %s: user=%s provider=%s task=%s kind=%s detail=%s refunded=%s",
-        job.id, to.value, job.user_id, job.provider, job.task_id, kind, detail[:200],
+        job.id, to.value, job.user_id, job.provider, job.task_id, reason.value, detail[:200],
         done.refunded,
     )  # fmt: skip
     await finish(ctx, done.job, refunded=done.refunded, notify=reach_user, edit=reach_user)

@@ -22,6 +22,7 @@ from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job, finish, refresh_status, target_of, title_of
 from bot.media.download import DownloadError, VideoTooLarge, download_video
 from bot.media.result import BrokenResult, PreparedVideo, prepare_result
+from bot.models import FailureReason as R
 from bot.models import Job, JobStatus, TaskEvent
 from bot.providers.base import VideoProvider
 from bot.storage.jobs import Credit
@@ -70,7 +71,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
     if event.video_path is not None:
         return event.video_path
     if not event.video_url:
-        await fail_job(ctx, job, {S.DOWNLOADING}, "download", "finished task without a video URL")
+        await fail_job(ctx, job, {S.DOWNLOADING}, R.DOWNLOAD, "finished task without a video URL")
         return None
     dest = work / "video.mp4"
     try:
@@ -86,7 +87,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
         await _send_link(ctx, job, event.video_url, exc.size)
         return None
     except DownloadError as exc:
-        await fail_job(ctx, job, {S.DOWNLOADING}, "download", str(exc))
+        await fail_job(ctx, job, {S.DOWNLOADING}, R.DOWNLOAD, str(exc))
         return None
     log.info(
         "job %s downloaded %d bytes: user=%s provider=%s task=%s",
@@ -117,7 +118,7 @@ async def _checked(
         "job %s: broken result, not delivered: provider=%s task=%s reason=%s",
         job.id, job.provider, job.task_id, reason,
     )  # fmt: skip
-    await fail_job(ctx, job, {S.DOWNLOADING}, "broken_result", reason)
+    await fail_job(ctx, job, {S.DOWNLOADING}, R.BROKEN_RESULT, reason)
     return None
 
 
@@ -151,7 +152,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
         if await _lost_or_gone(ctx, job, path, exc):
             return
         if not isinstance(exc, BadRequest):
-            await fail_job(ctx, job, {S.SENDING}, "send", f"{type(exc).__name__}: {exc}")
+            await fail_job(ctx, job, {S.SENDING}, R.SEND, f"{type(exc).__name__}: {exc}")
             return
         # Something about the extras (thumbnail, dimensions) may be what Telegram refused:
         # the video itself matters more, so try once more with the bare file.
@@ -163,7 +164,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo) -> None:
             )  # fmt: skip
         except TelegramError as again:
             if not await _lost_or_gone(ctx, job, path, again):
-                await fail_job(ctx, job, {S.SENDING}, "send", str(again))
+                await fail_job(ctx, job, {S.SENDING}, R.SEND, str(again))
             return
     crash_point("after_send")
     ctx.metrics.delivered(path.stat().st_size, time.monotonic() - started)
@@ -233,7 +234,7 @@ async def _chat_gone(ctx: JobContext, job: Job, path: Path, exc: TelegramError) 
     ends at once (refunded: the user did not get it), nothing more is sent there, and the
     video is kept so that /resend delivers it once the user is back."""
     keep_video(ctx.settings.work_dir, job.id, path)
-    await fail_job(ctx, job, {S.SENDING}, "send", str(exc), reach_user=False)
+    await fail_job(ctx, job, {S.SENDING}, R.SEND, str(exc), reach_user=False)
 
 
 async def _send_link(ctx: JobContext, job: Job, url: str, size: int) -> None:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
+from bot.models import FailureReason
 from bot.texts import credits_label, option_value_label, raw, t
 
 SEP = "|"
@@ -206,13 +207,15 @@ def status_keyboard(lang: str, job_id: int) -> InlineKeyboardMarkup:
     )
 
 
-def retry_keyboard(lang: str, job_id: int, *, cause: str = "") -> InlineKeyboardMarkup:
+def retry_keyboard(
+    lang: str, job_id: int, *, cause: FailureReason | None = None
+) -> InlineKeyboardMarkup:
     """After a failure, the button that fits its cause: a refused description gets a new one,
     a photo the service could not use gets the options (another model), anything else Try again.
     """
-    if cause == "content_policy":
+    if cause is FailureReason.CONTENT_POLICY:
         label, verb = raw(lang, "btn_new_description"), Verb.CHANGE
-    elif cause == "validation":
+    elif cause is FailureReason.VALIDATION:
         label, verb = raw(lang, "btn_change"), Verb.CHANGE
     else:
         label, verb = raw(lang, "btn_retry"), Verb.RETRY

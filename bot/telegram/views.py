@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
-from bot.models import ErrorKind, Job, JobStatus
+from bot.models import FailureReason, Job, JobStatus
 from bot.storage import Balance
 from bot.telegram import keyboards
 from bot.texts import credits_label, cut, describe_options, duration_label, raw, t
@@ -188,28 +188,32 @@ def _status_body(job: Job, title: str, *, refunded: int, now: float | None) -> s
             return t(lang, "status_failed", reason=failure_reason(job), refund=refund)
 
 
+# The user's words for each failure reason; every other reason reads as the provider's problem.
+FAILURE_TEXTS: dict[FailureReason, str] = {
+    FailureReason.CONTENT_POLICY: "fail_content_policy",
+    FailureReason.VALIDATION: "fail_validation",
+    FailureReason.PROMPT: "fail_prompt",  # issue 11
+    FailureReason.TIMEOUT: "fail_timeout",
+    FailureReason.UPSTREAM: "fail_upstream",
+    FailureReason.UNAVAILABLE: "fail_unavailable",
+    FailureReason.UNKNOWN_OUTCOME: "fail_unknown_outcome",
+    FailureReason.DOWNLOAD: "fail_download",
+    FailureReason.BROKEN_RESULT: "fail_broken_result",  # issue 10
+    FailureReason.SEND: "fail_send",
+}
+
+
 def failure_reason(job: Job) -> str:
-    lang = job.language
-    key = {
-        ErrorKind.CONTENT_POLICY.value: "fail_content_policy",
-        ErrorKind.VALIDATION.value: "fail_validation",
-        ErrorKind.TIMEOUT.value: "fail_timeout",
-        ErrorKind.UPSTREAM.value: "fail_upstream",
-        "unavailable": "fail_unavailable",
-        "prompt": "fail_prompt",  # issue 11
-        "unknown_outcome": "fail_unknown_outcome",
-        "download": "fail_download",
-        "send": "fail_send",
-        "broken_result": "fail_broken_result",  # issue 10
-    }.get(job.error_kind or "", "fail_upstream")
-    return raw(lang, key)
+    failure = job.failure
+    key = FAILURE_TEXTS.get(failure, "fail_upstream") if failure else "fail_upstream"
+    return raw(job.language, key)
 
 
 def status_markup(job: Job) -> InlineKeyboardMarkup | None:
     if job.status in (JobStatus.RESERVED, JobStatus.SUBMITTING, JobStatus.SUBMITTED):
         return keyboards.status_keyboard(job.language, job.id)
     if job.status in (JobStatus.FAILED, JobStatus.EXPIRED):
-        return keyboards.retry_keyboard(job.language, job.id, cause=job.error_kind or "")
+        return keyboards.retry_keyboard(job.language, job.id, cause=job.failure)
     return None
 
 
