@@ -325,11 +325,8 @@ class Settings(BaseSettings):
 
     def provider_keys(self) -> dict[str, SecretStr]:
         """Configured remote providers, name -> API key; PROVIDER_ORDER names first."""
-        keys = {
-            "evolink": self.evolink_api_key,
-            "apikley": self.apikley_api_key,
-            "foxapi": self.foxapi_api_key,
-            "aimlapi": self.aimlapi_api_key,
+        keys: dict[str, SecretStr | None] = {
+            name: getattr(self, f"{name}_api_key") for name in REMOTE_PROVIDERS
         }
         order = [*(n for n in self.provider_order if n in keys), *keys]
         return {n: key for n in dict.fromkeys(order) if (key := keys[n]) is not None}

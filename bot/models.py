@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 
 class TaskState(StrEnum):
@@ -152,7 +151,6 @@ class TaskEvent:
     error_message: str | None = None
     eta_s: int | None = None
     cost: float | None = None  # the provider's reported charge, in its own units (issue 11)
-    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,8 @@ class BalanceWatch:
     async def check_once(self) -> None:
         threshold = self.ctx.settings.provider_low_balance
         for provider in self.ctx.registry.providers:
-            read = getattr(provider, "balance", None)
-            if read is None:
-                continue
             try:
-                value = await read()
+                value = await provider.balance()
             except ProviderError as exc:
                 log.warning("balance of %s unavailable: %s", provider.name, exc)
                 continue

@@ -59,8 +59,9 @@ async def refresh_status(ctx: JobContext, job: Job, *, force: bool, refunded: in
         job = current
         owner = owner_name(ctx, job) if in_group(job) else None
         text = views.status_text(
-            job, title_of(ctx, job), refunded=refunded, now=ctx.clock(), owner=owner
-        )
+            job, title_of(ctx, job), refunded=refunded, now=ctx.clock(), owner=owner,
+            in_process=ctx.registry.in_process(job.provider),
+        )  # fmt: skip
         markup = views.status_markup(job)
         if job.status_message_id is None:
             message_id = await ctx.messenger.send_text(target_of(job), text, markup=markup)
@@ -127,7 +128,10 @@ async def finish(
     if count:  # drafts cancelled before Generate are not jobs
         ctx.metrics.job_finished(job.model, job.provider, job.status.value)
         await record_outcome(ctx, job)
-    text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
+    text = views.status_text(
+        job, title_of(ctx, job), refunded=refunded, now=ctx.clock(),
+        in_process=ctx.registry.in_process(job.provider),
+    )  # fmt: skip
     markup = views.status_markup(job)
     if job.status_message_id is not None and not edit:
         ctx.messenger.forget(job.chat_id, job.status_message_id)  # and any edit still waiting

@@ -76,7 +76,7 @@ class Poller:
         resubmit += [job.id for job in await ctx.store.in_statuses([S.RESERVED])]
         for job in await ctx.store.in_statuses([S.SUBMITTING]):
             provider = ctx.registry.get(job.provider or "")
-            if provider is not None and not provider.needs_public_image:
+            if provider is not None and provider.in_process:
                 # The local renderer costs nothing: just render again.
                 back = await ctx.store.transition(
                     job.id, {S.SUBMITTING}, S.RESERVED, tried_providers=(), note="restart"

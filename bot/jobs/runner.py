@@ -279,7 +279,7 @@ class JobRunner:
 
     async def _not_found(self, job: Job, provider: VideoProvider) -> None:
         ctx = self.ctx
-        if not provider.needs_public_image:
+        if provider.in_process:
             # An in-process provider forgets its tasks on restart: render again, at no cost.
             back = await ctx.store.transition(
                 job.id, WAITING, S.RESERVED, tried_providers=(), note="local task lost"

@@ -62,9 +62,8 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         await _send(ctx, job, prepared)
     finally:
         _cleanup(work)
-        discard = getattr(provider, "discard", None)
-        if callable(discard) and job.task_id:
-            discard(job.task_id)
+        if job.task_id:
+            provider.discard(job.task_id)
 
 
 async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Path | None:

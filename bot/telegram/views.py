@@ -135,9 +135,11 @@ def status_text(
     refunded: int = 0,
     now: float | None = None,
     owner: str | None = None,
+    in_process: bool = False,
 ) -> str:
-    """The status message body for a job in any state; in groups `owner` names whose it is."""
-    text = _status_body(job, title, refunded=refunded, now=now)
+    """The status message body for a job in any state; in groups `owner` names whose it is;
+    `in_process`: the job's provider is the built-in renderer (nothing to download)."""
+    text = _status_body(job, title, refunded=refunded, now=now, in_process=in_process)
     if owner is None or job.status.is_terminal:
         return text
     first, _, rest = text.partition("\n")
@@ -145,7 +147,9 @@ def status_text(
     return f"{first}{suffix}\n{rest}" if rest else f"{first}{suffix}"
 
 
-def _status_body(job: Job, title: str, *, refunded: int, now: float | None) -> str:
+def _status_body(
+    job: Job, title: str, *, refunded: int, now: float | None, in_process: bool
+) -> str:
     lang = job.language
     opts = describe_options(lang, job.options)
     now = time.time() if now is None else now
@@ -173,8 +177,8 @@ def _status_body(job: Job, title: str, *, refunded: int, now: float | None) -> s
                 prompt="\x00",
             ).replace("\x00", prompt_preview(lang, job.prompt))
         case JobStatus.DOWNLOADING:
-            # The local renderer's video is already on disk: nothing is downloaded.
-            key = "status_preparing" if job.provider == "local" else "status_downloading"
+            # The in-process renderer's video is already on disk: nothing is downloaded.
+            key = "status_preparing" if in_process else "status_downloading"
             return t(lang, key, model=title, options=opts)
         case JobStatus.SENDING:
             return t(lang, "status_sending", model=title, options=opts)
