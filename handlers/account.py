@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,7 +10,7 @@ from telegram import Message, Update
 from bot.models import Job
 from bot.telegram import keyboards
 from bot.telegram.messenger import Target
-from bot.texts import cut, date_label, raw, t
+from bot.texts import Markup, cut, date_label, escaped, raw, t
 from handlers.context import BotContext, lang, thread_of
 from handlers.payments import balance_extras
 
@@ -66,11 +65,16 @@ async def jobs(update: Update, context: BotContext) -> None:
         if zone.key == "UTC":
             when += " UTC"
         status = raw(language, f"status_word_{job.status.value}")
-        prompt = "\x00" if job.prompt.strip() else raw(language, "jobs_no_prompt")
+        shown = job.prompt.strip()
+        prompt = (
+            escaped(cut(shown, PROMPT_SNIPPET))
+            if shown
+            else Markup(raw(language, "jobs_no_prompt"))
+        )
         line = t(language, "jobs_line", n=number, status=status, when=when, prompt=prompt)
         if job.seed is not None:  # issue 11: the seed that "Again, same seed" reuses
             line += t(language, "jobs_seed", seed=job.seed)
-        lines.append(line.replace("\x00", html.escape(cut(job.prompt.strip(), PROMPT_SNIPPET))))
+        lines.append(line)
         if job.video_file_id:
             resend.append((number, job.id))
     await msg.reply_text(

@@ -409,7 +409,7 @@ def _photo_problem_text(
         PhotoProblem.DAMAGED: "photo_damaged",
     }.get(exc.problem, "photo_unreadable")
     details = {k: str(v) for k, v in exc.details.items()}
-    text = t(lang, key, model=model or "this model", **details)
+    text = t(lang, key, model=model or raw(lang, "this_model"), **details)
     return text if html else _plain(text)
 
 

@@ -13,7 +13,7 @@ from bot.catalog import ModelSpec
 from bot.models import FailureReason, Job, JobStatus
 from bot.storage import Balance
 from bot.telegram import keyboards
-from bot.texts import credits_label, cut, describe_options, duration_label, raw, t
+from bot.texts import Markup, credits_label, cut, describe_options, duration_label, escaped, raw, t
 
 CAPTION_LIMIT = 1024
 PROMPT_PREVIEW = 300
@@ -23,9 +23,11 @@ def price_label(lang: str, price: int) -> str:
     return credits_label(lang, price)
 
 
-def prompt_preview(lang: str, prompt: str) -> str:
+def prompt_preview(lang: str, prompt: str) -> Markup:
     """The prompt for display, already escaped; a placeholder when empty."""
-    return _escape(cut(prompt, PROMPT_PREVIEW)) if prompt.strip() else raw(lang, "no_prompt")
+    return (
+        escaped(cut(prompt, PROMPT_PREVIEW)) if prompt.strip() else Markup(raw(lang, "no_prompt"))
+    )
 
 
 # How long a model usually takes, shown before anyone pays (the providers' own estimates:
@@ -56,7 +58,7 @@ def options_view(
     if job.prompt.strip():
         prompt = prompt_preview(lang, job.prompt)
     else:
-        prompt = raw(lang, "prompt_needed" if spec.prompt_required else "no_prompt")
+        prompt = Markup(raw(lang, "prompt_needed" if spec.prompt_required else "no_prompt"))
     fields = {
         # in the keyboard's order: style, length, quality
         "summary": describe_options(
@@ -67,12 +69,11 @@ def options_view(
         "price": price_label(lang, price),
     }
     if scene.owner is not None:
-        text = t(lang, "options_group", prompt="\x00", owner=scene.owner, **fields)
+        text = t(lang, "options_group", prompt=prompt, owner=scene.owner, **fields)
     else:
         unlimited = scene.balance is None or scene.balance.unlimited
         total = "∞" if unlimited or scene.balance is None else str(scene.balance.total)
-        text = t(lang, "options", prompt="\x00", balance=total, **fields)
-    text = text.replace("\x00", prompt)
+        text = t(lang, "options", prompt=prompt, balance=total, **fields)
     width, height = job.photo_width, job.photo_height
     if not fits(spec, width, height):  # said here, before Generate, not only in an alert
         text += "\n\n" + _unfit_text(lang, spec, width, height)
@@ -156,9 +157,8 @@ def _status_body(
     refund = t(lang, "refunded", credits=credits_label(lang, refunded)) if refunded else ""
     match job.status:
         case JobStatus.RESERVED | JobStatus.SUBMITTING:
-            return t(lang, "status_reserved", model=title, options=opts, prompt="\x00").replace(
-                "\x00", prompt_preview(lang, job.prompt)
-            )
+            preview = prompt_preview(lang, job.prompt)
+            return t(lang, "status_reserved", model=title, options=opts, prompt=preview)
         case JobStatus.SUBMITTED:
             started = job.submitted_at or job.created_at
             eta = ""
@@ -174,8 +174,8 @@ def _status_body(
                 eta=eta,
                 model=title,
                 options=opts,
-                prompt="\x00",
-            ).replace("\x00", prompt_preview(lang, job.prompt))
+                prompt=prompt_preview(lang, job.prompt),
+            )
         case JobStatus.DOWNLOADING:
             # The in-process renderer's video is already on disk: nothing is downloaded.
             key = "status_preparing" if in_process else "status_downloading"
@@ -231,15 +231,15 @@ def caption(job: Job, title: str) -> str:
     """Prompt + options under the video, escaped, within Telegram's 1024 characters."""
     lang = job.language
     opts = describe_options(lang, job.options)
-    frame = t(lang, "caption", prompt="\x00", model=title, options=opts)
-    room = CAPTION_LIMIT - len(frame) + 1
     prompt = job.prompt.strip()
+    if not prompt:  # no description: the model and options alone, not "🎬 🎬"
+        return t(lang, "caption_no_prompt", model=title, options=opts)[:CAPTION_LIMIT]
+    room = CAPTION_LIMIT - len(t(lang, "caption", prompt=Markup(""), model=title, options=opts))
     # Escaping can lengthen the text: shrink the plain prompt until the escaped form fits.
     while prompt and len(_escape(cut(prompt, room))) > room:
         room -= max(1, len(_escape(cut(prompt, room))) - room)
-    if not prompt:  # no description: the model and options alone, not "🎬 🎬"
-        return frame.replace("\x00\n", "")[:CAPTION_LIMIT]
-    return frame.replace("\x00", _escape(cut(prompt, max(room, 0))))[:CAPTION_LIMIT]
+    shown = escaped(cut(prompt, max(room, 0)))
+    return t(lang, "caption", prompt=shown, model=title, options=opts)[:CAPTION_LIMIT]
 
 
 def _escape(text: str) -> str:
