@@ -10,18 +10,19 @@ URL's text alone.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -30,12 +31,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+
+from bot.media.net_guard import private_host_reason
 
 REMOTE_PROVIDERS = ("evolink", "apikley", "foxapi", "aimlapi")
 KNOWN_PROVIDERS = (*REMOTE_PROVIDERS, "local")
@@ -44,7 +41,6 @@ _TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 _WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's secret_token charset
 _LIST_SEP_RE = re.compile(r"[\s,]+")
 _LIMIT_RE = re.compile(r"([a-z]+)=(\d{1,6})/(\d{1,6})")
-_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})  # the strings pydantic reads as bools
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 _CROSS_FIELD = "config_cross_field"
@@ -52,22 +48,27 @@ _BOOL = "true or false (also 1/0, yes/no)"
 _URL = "an http(s):// URL"
 _SECONDS = "a number of seconds > 0"
 _IDS = "comma-separated integer ids"
-# (str, ...) tuples and frozensets would be JSON-decoded by pydantic-settings' env sources.
-_Names = Annotated[tuple[str, ...], NoDecode]
-_Ids = Annotated[frozenset[int], NoDecode]
+_Names = tuple[str, ...]
+_Ids = frozenset[int]
 # issue 15: credit packs for Telegram Stars, (credits, stars) pairs; () = payments off.
-_Packs = Annotated[tuple[tuple[int, int], ...], NoDecode]
+_Packs = tuple[tuple[int, int], ...]
 DEFAULT_CREDIT_PACKS = ((10, 50), (50, 200), (120, 400))
 MAX_PACK_STARS = 10_000  # Telegram's ceiling for one Stars invoice
 MAX_PACKS = 8
 _PACKS_OFF = frozenset({"off", "none", "0", "false", "no"})
 
 
-class Settings(BaseSettings):
-    """Every operator setting; frozen, secrets as `SecretStr`. Build it with `load_settings()`."""
+class Settings(BaseModel):
+    """Every operator setting; frozen, secrets as `SecretStr`. Build it with `load_settings()`.
+
+    A plain model: it reads no environment itself (`load_settings` decides where values come
+    from), and list-valued variables are split by the validators below, not JSON-decoded."""
 
     # hide_input_in_errors: a ValidationError's text would otherwise quote the input, secrets too.
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+    # validate_default: defaults go through the same checks (media_dir follows database_path).
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", hide_input_in_errors=True, validate_default=True
+    )
 
     telegram_bot_token: SecretStr = Field(description="the token @BotFather gave you")
     telegram_api_base_url: str = Field("https://api.telegram.org", description=_URL)
@@ -135,18 +136,6 @@ class Settings(BaseSettings):
     display_timezone: str | None = Field(
         None, description="an IANA time zone such as Europe/Berlin"
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Keyword arguments only: `load_settings` decides where values come from."""
-        return (init_settings,)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -478,7 +467,7 @@ def _public_url_problem(url: object) -> str | None:
     if parts.scheme != "https":
         return "expected an https:// URL: Telegram and the providers refuse plain http://"
     host = (parts.hostname or "").rstrip(".").lower()
-    reason = _private_host_reason(host)
+    reason = private_host_reason(host)
     return f"{host!r} is {reason}, not a public host" if reason else None
 
 
@@ -507,18 +496,3 @@ def _webhook_port_problem(url: object, local_mode: bool | None) -> str | None:
             " (or put the bot behind a reverse proxy listening on one of them)"
         )
     return None
-
-
-def _private_host_reason(host: str) -> str | None:
-    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
-        return "a local name"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        if "." not in host:
-            return "a single-label name"
-        # 127.1 and friends are IP literals to most HTTP clients, and no public TLD is numeric.
-        return "a numeric address" if host.rsplit(".", 1)[-1].isdigit() else None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return None if ip.is_global else "a private, loopback or reserved IP address"

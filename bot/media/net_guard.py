@@ -80,14 +80,30 @@ def _parse_literal(host: str) -> IPAddress | None:
 
 def is_private_host_literal(host: str) -> bool:
     """True when a host is, without any DNS look-up, plainly not public (for config checks)."""
+    return private_host_reason(host) is not None
+
+
+def private_host_reason(host: str) -> str | None:
+    """Why a host is, without any DNS look-up, plainly not public (None: it may be public).
+
+    The words fit "'<host>' is <reason>, not a public host" (bot/config.py's message)."""
     name = host.strip().rstrip(".").lower()
     address = _parse_literal(name)
     if address is not None:
-        return not is_public_address(address)
-    if not name:
-        return True
-    # A single-label name can only be resolved by a local search domain or hosts file.
-    return name == "localhost" or name.endswith(_LOCAL_SUFFIXES) or "." not in name
+        if is_public_address(address):
+            return None
+        try:
+            ipaddress.ip_address(name.strip("[]").split("%", 1)[0])
+        except ValueError:  # "127.1", "0x7f000001": what resolvers accept, not a standard form
+            return "a numeric address"
+        return "a private, loopback or reserved IP address"
+    if name == "localhost" or name.endswith(_LOCAL_SUFFIXES):
+        return "a local name"
+    if "." not in name:
+        # A single-label name can only be resolved by a local search domain or hosts file.
+        return "a single-label name"
+    # No public top-level domain is numeric: "10.0.0.999" is a mistyped address, not a name.
+    return "a numeric address" if name.rsplit(".", 1)[-1].isdigit() else None
 
 
 async def check_public_url(url: str, *, allow_private: bool) -> None:
