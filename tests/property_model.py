@@ -40,7 +40,7 @@ from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
 from bot.metrics import Metrics
-from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
+from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, FailureReason, JobStatus
 from bot.storage import Balance, Database, JobStore, Ledger, Transition
 from bot.storage.jobs import Credit, ReserveOutcome
 
@@ -205,12 +205,25 @@ class _Provider:
 
     @property
     def needs_public_image(self) -> bool:
-        return self.name != "local"  # the local renderer: free to render again
+        return self.name != "local"
+
+    @property
+    def in_process(self) -> bool:
+        return self.name == "local"  # the local renderer: free to render again
+
+    def cancel(self, task_id: str) -> bool:
+        return self.in_process
+
+    def discard(self, task_id: str) -> None:
+        pass
 
 
 class _Registry:
     def get(self, name: str) -> _Provider | None:
         return _Provider(name) if name in ("evolink", "local") else None
+
+    def in_process(self, name: str | None) -> bool:
+        return name == "local"
 
     def models(self) -> dict[str, Any]:
         return {}
@@ -745,7 +758,7 @@ async def fail(
     """The real notify.fail_job: the failure and its refund in one transaction, told once."""
     job = await w.store.get(job_id)
     assert job is not None
-    return await fail_job(w.ctx(), job, allowed, kind, kind, to=to)
+    return await fail_job(w.ctx(), job, allowed, FailureReason(kind), kind, to=to)
 
 
 # ---- the credit model ---------------------------------------------------------------------
