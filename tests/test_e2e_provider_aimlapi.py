@@ -8,6 +8,7 @@ import pytest
 
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers import AimlapiFake, EvolinkFake
+from bot.texts import raw
 from tests.conftest import USER, BotFactory
 from tests.provider_e2e_helpers import (
     TIME_SCALE,
@@ -41,7 +42,8 @@ async def test_create_body_maps_options_and_polling_completes(
         # issue 11, finding 1: aimlapi picks the resolution from the photo for image-to-video,
         # so no quality is offered (nor priced); "auto" keeps the photo's shape (finding 2).
         assert not {"480p", "720p", "1080p"} & set(offered)
-        assert {"6 s", "10 s", "15 s", "auto", "16:9", "9:16", "1:1"} <= set(offered)
+        auto = raw("en", "aspect_auto")  # issue 14 labels the value "auto" in words
+        assert {"6 s", "10 s", "15 s", auto, "16:9", "9:16", "1:1"} <= set(offered)
         started = await generate_on(tg, USER, photo_id, options_id, ["10 s", "1:1"])
         task = await aimlapi.wait_task()
         assert task.body == {

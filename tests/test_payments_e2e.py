@@ -199,7 +199,7 @@ async def test_the_no_credit_message_names_the_cheapest_choice_still_covered(
         await press(tg, USER, USER, msg_id, "Generate")
         text = await wait_text(tg, msg_id, "Not enough credits")
         assert "Your 2 credits still cover Grok Imagine · " in text
-        assert "6 s · 480p (1 credit)" in text
+        assert "6 s · SD 480p (1 credit)" in text  # issue 14 names the quality "SD 480p"
 
 
 async def test_with_packs_off_there_is_no_top_up(tg: FakeBotApi, start_bot: BotFactory) -> None:
