@@ -132,10 +132,6 @@ class VideoOptions:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.values.get(name, default)
 
-    def int_value(self, name: str, default: int) -> int:
-        raw = self.values.get(name)
-        return int(raw) if raw is not None and raw.isdigit() else default
-
 
 @dataclass(frozen=True)
 class TaskEvent:
