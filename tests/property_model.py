@@ -34,6 +34,7 @@ from typing import Any, cast
 
 import aiosqlite
 
+from bot.jobs.alerts import OperatorAlerts
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job
 from bot.jobs.poller import Poller
@@ -43,6 +44,7 @@ from bot.metrics import Metrics
 from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, FailureReason, JobStatus
 from bot.storage import Balance, Database, JobStore, Ledger, Transition
 from bot.storage.jobs import Credit, ReserveOutcome
+from bot.telegram.messenger import TelegramMessenger
 
 S = JobStatus
 QUOTA = 3  # DAILY_QUOTA: small, so reservations are sometimes refused
@@ -303,7 +305,10 @@ class World:
             settings=SimpleNamespace(
                 refund_on_cancel=refund_on_cancel, admin_ids=frozenset(), alert_every_s=3600.0
             ),
-            recent_outcomes=[], last_alerts={}, status_locks={},
+            alerts=OperatorAlerts(
+                lambda: cast(TelegramMessenger, self.messenger), frozenset(), self.clock, 3600.0
+            ),
+            status_locks={},
             status_lock=lambda job_id: asyncio.Lock(),
         )  # fmt: skip
         return cast(JobContext, stub)

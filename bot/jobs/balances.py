@@ -10,7 +10,6 @@ import asyncio
 import logging
 from typing import Any
 
-from bot.jobs.alerts import alert_operator
 from bot.jobs.context import JobContext
 from bot.providers.errors import ProviderError
 from bot.texts import t
@@ -46,7 +45,7 @@ class BalanceWatch:
                     self._low.add(provider.name)  # before awaiting: one alert per incident
                     detail = t("en", "operator_low_balance", balance=f"{value:g}",
                                threshold=f"{threshold:g}")  # fmt: skip
-                    await alert_operator(self.ctx, provider.name, "low balance", detail)
+                    await self.ctx.alerts.alert(provider.name, "low balance", detail)
             else:
                 self._low.discard(provider.name)
 

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Iterable
 
 from bot.faults import crash_point
-from bot.jobs.alerts import record_outcome
 from bot.jobs.context import JobContext
 from bot.models import FailureReason, Job, JobStatus
 from bot.storage.jobs import Credit
@@ -127,7 +126,7 @@ async def finish(
     ctx.media.release_job(job.id)
     if count:  # drafts cancelled before Generate are not jobs
         ctx.metrics.job_finished(job.model, job.provider, job.status.value)
-        await record_outcome(ctx, job)
+        await ctx.alerts.record_outcome(job)
     text = views.status_text(
         job, title_of(ctx, job), refunded=refunded, now=ctx.clock(),
         in_process=ctx.registry.in_process(job.provider),

@@ -191,10 +191,8 @@ class JobRunner:
         await fail_job(self.ctx, job, {S.SUBMITTING}, reason, str(exc))
 
     async def _operator_alert(self, provider: str, exc: ProviderError) -> None:
-        from bot.jobs.alerts import alert_operator
-
         if exc.kind.is_operators_part:
-            await alert_operator(self.ctx, provider, exc.kind.value, exc.message)
+            await self.ctx.alerts.alert(provider, exc.kind.value, exc.message)
 
     # ---- wait ---------------------------------------------------------------------------
     async def wake(self, job_id: int) -> None:
