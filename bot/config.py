@@ -17,12 +17,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -31,12 +33,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 from bot.media.net_guard import public_url_problem
 
@@ -55,22 +51,27 @@ _BOOL = "true or false (also 1/0, yes/no)"
 _URL = "an http(s):// URL"
 _SECONDS = "a number of seconds > 0"
 _IDS = "comma-separated integer ids"
-# (str, ...) tuples and frozensets would be JSON-decoded by pydantic-settings' env sources.
-_Names = Annotated[tuple[str, ...], NoDecode]
-_Ids = Annotated[frozenset[int], NoDecode]
+_Names = tuple[str, ...]
+_Ids = frozenset[int]
 # issue 15: credit packs for Telegram Stars, (credits, stars) pairs; () = payments off.
-_Packs = Annotated[tuple[tuple[int, int], ...], NoDecode]
+_Packs = tuple[tuple[int, int], ...]
 DEFAULT_CREDIT_PACKS = ((10, 50), (50, 200), (120, 400))
 MAX_PACK_STARS = 10_000  # Telegram's ceiling for one Stars invoice
 MAX_PACKS = 8
 _PACKS_OFF = frozenset({"off", "none", "0", "false", "no"})
 
 
-class Settings(BaseSettings):
-    """Every operator setting; frozen, secrets as `SecretStr`. Build it with `load_settings()`."""
+class Settings(BaseModel):
+    """Every operator setting; frozen, secrets as `SecretStr`. Build it with `load_settings()`.
+
+    A plain model: it reads no environment itself (`load_settings` decides where values come
+    from), and list-valued variables are split by the validators below, not JSON-decoded."""
 
     # hide_input_in_errors: a ValidationError's text would otherwise quote the input, secrets too.
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+    # validate_default: defaults go through the same checks (media_dir follows database_path).
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", hide_input_in_errors=True, validate_default=True
+    )
 
     telegram_bot_token: SecretStr = Field(description="the token @BotFather gave you")
     telegram_api_base_url: str = Field("https://api.telegram.org", description=_URL)
@@ -153,18 +154,6 @@ class Settings(BaseSettings):
     photos_per_minute: int = Field(20, ge=1, description="an integer >= 1")
     # Issue 17: a replica silent this long (PostgreSQL) loses its unfinished jobs to another.
     replica_lease_s: float = Field(30.0, ge=1, description="a number of seconds >= 1")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Keyword arguments only: `load_settings` decides where values come from."""
-        return (init_settings,)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -358,11 +347,8 @@ class Settings(BaseSettings):
 
     def provider_keys(self) -> dict[str, SecretStr]:
         """Configured remote providers, name -> API key; PROVIDER_ORDER names first."""
-        keys = {
-            "evolink": self.evolink_api_key,
-            "apikley": self.apikley_api_key,
-            "foxapi": self.foxapi_api_key,
-            "aimlapi": self.aimlapi_api_key,
+        keys: dict[str, SecretStr | None] = {
+            name: getattr(self, f"{name}_api_key") for name in REMOTE_PROVIDERS
         }
         order = [*(n for n in self.provider_order if n in keys), *keys]
         return {n: key for n in dict.fromkeys(order) if (key := keys[n]) is not None}

@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 # The classic Prometheus text format, which `generate_latest` writes.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CALLBACK_OUTCOMES = frozenset({"ok", "forged", "duplicate", "invalid"})
-CREDIT_KINDS = frozenset({"spent", "refunded", "granted"})
 NO_PROVIDER = "none"
 
 # Provider calls take from tens of milliseconds (status polls) to a minute (large uploads).

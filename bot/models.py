@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 
 class TaskState(StrEnum):
@@ -44,6 +43,50 @@ class ErrorKind(StrEnum):
     def is_operators_part(self) -> bool:
         """True when only the operator can fix it (key, provider balance)."""
         return self in (ErrorKind.AUTH, ErrorKind.INSUFFICIENT_CREDITS, ErrorKind.CONFIG)
+
+
+class FailureReason(StrEnum):
+    """Why a job failed: stored in `jobs.error_kind`, explained to the user
+    (`bot.telegram.views.failure_reason`), weighed by the failure-rate alert, counted by /stats."""
+
+    # The user's part: their photo or description was refused (a retry is charged again).
+    CONTENT_POLICY = "content_policy"
+    VALIDATION = "validation"
+    PROMPT = "prompt"  # issue 11: the provider refused the description itself
+    # Ours or the provider's: the job is refunded and the user may simply try again.
+    TIMEOUT = "timeout"
+    UPSTREAM = "upstream"
+    UNAVAILABLE = "unavailable"  # no provider could take it (keys, balance, rate limit)
+    UNKNOWN_OUTCOME = "unknown_outcome"  # a submission whose fate we could not learn
+    DOWNLOAD = "download"  # the finished video could not be fetched
+    BROKEN_RESULT = "broken_result"  # issue 10: the fetched video is not a playable video
+    SEND = "send"  # Telegram would not take the video
+    # A provider's task failed with this kind, recorded as the provider said it.
+    AUTH = "auth"
+    INSUFFICIENT_CREDITS = "insufficient_credits"
+    RATE_LIMITED = "rate_limited"
+    NOT_FOUND = "not_found"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+    CONFIG = "config"
+
+    @classmethod
+    def of_task(cls, kind: ErrorKind | None) -> FailureReason:
+        """A failed task's reason: the provider's kind, or UPSTREAM when it gave none."""
+        return cls(kind.value) if kind is not None else cls.UPSTREAM
+
+    @classmethod
+    def parse(cls, stored: str | None) -> FailureReason | None:
+        """The stored `error_kind` (None when unset or written by an older version)."""
+        try:
+            return cls(stored) if stored else None
+        except ValueError:
+            return None
+
+    @property
+    def is_users_part(self) -> bool:
+        """The user's input was refused: not counted against the providers by the alert."""
+        return self in (FailureReason.CONTENT_POLICY, FailureReason.VALIDATION)
 
 
 class JobStatus(StrEnum):
@@ -89,10 +132,6 @@ class VideoOptions:
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.values.get(name, default)
 
-    def int_value(self, name: str, default: int) -> int:
-        raw = self.values.get(name)
-        return int(raw) if raw is not None and raw.isdigit() else default
-
 
 @dataclass(frozen=True)
 class TaskEvent:
@@ -108,7 +147,6 @@ class TaskEvent:
     error_message: str | None = None
     eta_s: int | None = None
     cost: float | None = None  # the provider's reported charge, in its own units (issue 11)
-    raw: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -156,6 +194,11 @@ class Job:
     provider_cost: float | None = None
     seed: int | None = None
     queued_at: float | None = None
+
+    @property
+    def failure(self) -> FailureReason | None:
+        """Why the job failed, in the typed vocabulary (None: not failed, or not recorded)."""
+        return FailureReason.parse(self.error_kind)
 
     @property
     def video_options(self) -> VideoOptions:

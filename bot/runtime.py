@@ -22,6 +22,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 
 import handlers
 from bot.config import Settings
+from bot.jobs.accounts import AccountService
 from bot.jobs.balances import BalanceWatch
 from bot.jobs.context import JobContext, JobSettings
 from bot.jobs.poller import Poller
@@ -48,7 +49,7 @@ from bot.telegram.profile import publish_profile
 from bot.telegram.recorded import RecordingApplication, RecordingQueue, parse_update, replay
 from bot.web import SERVER_LIMITS, WebDeps, create_web_app
 from handlers import payments as payment_handlers
-from handlers.context import CONFIG_KEY, SERVICE_KEY, HandlerConfig
+from handlers.context import CONTEXT_TYPES, BotData, HandlerConfig, HandlerServices, PayTexts
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class BotRuntime:
         self.downloads: httpx.AsyncClient | None = None
         self.app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self.ctx: JobContext | None = None
+        self.services: HandlerServices | None = None
         self.poller: Poller | None = None
         self.balances: BalanceWatch | None = None
         self.runner: JobRunner | None = None
@@ -150,17 +152,26 @@ class BotRuntime:
             provider.bind_wakeup(runner.wake_task)
         self.poller = Poller(ctx, runner)
         self.balances = BalanceWatch(ctx)  # issue 11: provider balances, low-balance alert
-        app.bot_data[SERVICE_KEY] = JobService(ctx, runner)
-        app.bot_data[CONFIG_KEY] = HandlerConfig(
-            admin_ids=s.admin_user_ids, group_mode=s.group_mode,
-            allowed_chat_ids=s.allowed_chat_ids, daily_quota=s.daily_quota,
-            display_timezone=s.display_timezone,
-        )  # fmt: skip
         user_store = UserStore(self.db)
-        app.bot_data["users"] = user_store
-        app.bot_data["metrics"] = self.metrics
-        self._wire_payments(app, ctx, ledger, user_store)
-        handlers.register(app)
+        payments, referrals = self._payments(app, ledger, user_store)
+        self.services = HandlerServices(
+            jobs=JobService(ctx, runner),
+            accounts=AccountService(user_store, ledger, self.metrics, lambda: ctx.clock()),
+            config=HandlerConfig(
+                admin_ids=s.admin_user_ids, group_mode=s.group_mode,
+                allowed_chat_ids=s.allowed_chat_ids, daily_quota=s.daily_quota,
+                display_timezone=s.display_timezone,
+            ),
+            payments=payments, referrals=referrals,
+            pay_texts=PayTexts(s.paysupport_text, s.terms_text),
+        )  # fmt: skip
+        bot_data = app.bot_data
+        assert isinstance(bot_data, BotData)
+        bot_data.wire(self.services)
+        ctx.on_delivered.append(payment_handlers.referral_notifier(app))
+        # issue 15: the payment handlers come ahead of the catch-alls of `handlers.register`.
+        payment_handlers.register(app, s.admin_user_ids)
+        handlers.register(app, s.admin_user_ids)
         await self._initialize_telegram(app)
         self._telegram_ok = True
         resubmit = await self.poller.recover()  # before serving: nothing can race it
@@ -181,39 +192,28 @@ class BotRuntime:
             ",".join(p.name for p in registry.providers), s.http_host, self.port,
         )  # fmt: skip
 
-    def _wire_payments(
-        self,
-        app: Application[Any, Any, Any, Any, Any, Any],
-        ctx: JobContext,
-        ledger: Ledger,
-        user_store: UserStore,
-    ) -> None:
-        """issue 15: Stars purchases, refunds and referrals (handlers ahead of the catch-alls)."""
+    def _payments(
+        self, app: Application[Any, Any, Any, Any, Any, Any], ledger: Ledger, users: UserStore
+    ) -> tuple[PaymentService, Referrals]:
+        """issue 15: Stars purchases, refunds and referrals."""
         s = self.settings
         payments = PaymentService(
             PaymentStore(self.db, ledger), packs_from(s.credit_packs), app.bot, self.metrics,
-            user_store.language,
+            users.language,
         )  # fmt: skip
-        app.bot_data[payment_handlers.PAYMENTS_KEY] = payments
-        app.bot_data[payment_handlers.REFERRALS_KEY] = Referrals(
-            self.db, ledger, s.referral_bonus, time.time
-        )
-        app.bot_data[payment_handlers.PAY_TEXTS_KEY] = payment_handlers.PayTexts(
-            s.paysupport_text, s.terms_text
-        )
-        ctx.on_delivered.append(payment_handlers.referral_notifier(app))
-        payment_handlers.register(app)
+        return payments, Referrals(self.db, ledger, s.referral_bonus, time.time)
 
     async def _recover_payments(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         """Credit purchases whose update died with a previous process; pay due bonuses.
 
         Not fatal: the same work runs again at the next start, and updates still credit."""
-        payments = app.bot_data.get(payment_handlers.PAYMENTS_KEY)
-        referrals = app.bot_data.get(payment_handlers.REFERRALS_KEY)
+        if self.services is None:
+            return
+        payments, referrals = self.services.payments, self.services.referrals
         try:
-            if isinstance(payments, PaymentService) and payments.enabled:
+            if payments is not None and payments.enabled:
                 await payments.reconcile()
-            if isinstance(referrals, Referrals):
+            if referrals is not None:
                 for reward in await referrals.reward_all_due():
                     await payment_handlers.tell_reward(app, reward)
         except TelegramError as exc:
@@ -259,6 +259,7 @@ class BotRuntime:
         root = s.telegram_api_base_url.rstrip("/")
         builder = (
             ApplicationBuilder()
+            .context_types(CONTEXT_TYPES)  # handlers get a typed BotContext
             .token(s.telegram_bot_token.get_secret_value())
             .base_url(f"{root}/bot")
             .base_file_url(f"{root}/file/bot")

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from telegram import Update
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import Application, CommandHandler, MessageHandler, TypeHandler, filters
 
 from handlers import account, admin, buttons, errors, language, photo, prompt, start
 
@@ -25,7 +19,7 @@ def _command(name: str, callback: Any) -> CommandHandler:  # type: ignore[type-a
     return CommandHandler(name, callback, filters=NEW)
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application, admin_ids: Collection[int]) -> None:  # type: ignore[type-arg]
     """Attach every handler; order matters (first match wins within a group)."""
     # Group -1 runs first for every update: records the user, silences banned ones.
     app.add_handler(TypeHandler(Update, admin.ban_gate), group=-1)
@@ -35,12 +29,10 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(_command("jobs", account.jobs))
     app.add_handler(_command("resend", account.resend))
     app.add_handler(_command("language", language.language_command))
-    app.add_handler(_command("stats", admin.stats))
-    app.add_handler(_command("grant", admin.grant))
-    app.add_handler(_command("ban", admin.ban))
-    app.add_handler(_command("unban", admin.unban))
+    # Only for ADMIN_USER_IDS: anyone else falls through to `start.unknown` below.
+    app.add_handlers(admin.admin_handlers(admin_ids))
     app.add_handler(_command("video", photo.video_command))
-    app.add_handler(CallbackQueryHandler(buttons.on_button))
+    app.add_handlers(buttons.button_handlers())
     app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL, photo.on_media))
     app.add_handler(
         MessageHandler(filters.REPLY & filters.TEXT & ~filters.COMMAND, prompt.on_reply)

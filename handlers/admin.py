@@ -1,85 +1,75 @@
 """Operator commands (/stats, /grant, /ban, /unban) and the ban gate in front of every handler.
 
-Only ADMIN_USER_IDS may use the commands; anyone else gets exactly what any unknown command gets
-(the "unknown command" reply in a private chat, silence in a group), so the commands are not
-discoverable. The ban gate runs first for every update (a `TypeHandler` in group -1): it records
-the user, loads their stored language, and for a banned user sends one polite notice per ban,
-then stops the update (`ApplicationHandlerStop`), so nothing else ever answers them.
+Only ADMIN_USER_IDS may use the commands: `register` gates them with `filters.User`, so anyone
+else falls through to what any unknown command gets (the "unknown command" reply in a private
+chat, silence in a group), and the commands are not discoverable. The ban gate runs first for
+every update (a `TypeHandler` in group -1): it records the user, loads their stored language, and
+for a banned user sends one polite notice per ban, then stops the update
+(`ApplicationHandlerStop`), so nothing else ever answers them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
 from telegram import Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import ApplicationHandlerStop, BaseHandler, CommandHandler, filters
 
 from bot.ids import parse_id
-from bot.metrics import Metrics
-from bot.models import JobStatus
-from bot.storage.costs import CostRow, cost_rows
-from bot.storage.stats import PeriodStats, Stats
-from bot.storage.stats import stats as collect_stats
-from bot.storage.users import UserRecord, UserStore
+from bot.jobs.accounts import CostRow, PeriodStats, Stats
+from bot.models import FailureReason, JobStatus
 from bot.texts import language_for, raw, t
 from bot.texts.en import EN
-from handlers.context import Context, config, lang, service
-from handlers.language import remember_language, users
+from handlers.context import BotContext, lang
 from handlers.payments import stats_block
-from handlers.start import unknown
 
 log = logging.getLogger(__name__)
 
-METRICS_KEY = "metrics"
 MAX_GRANT = 1_000_000
 _STATE_ORDER = {s.value: i for i, s in enumerate(JobStatus)}
+_FAILURE_ORDER = {reason: i for i, reason in enumerate(FailureReason)}
 
 
-def is_admin(update: Update, context: Context) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in config(context).admin_ids
-
-
-async def _refuse(update: Update, context: Context) -> None:
-    """What a non-admin gets: the same as any unknown command (private: a reply; group: none)."""
-    chat = update.effective_chat
-    if chat is not None and chat.type == ChatType.PRIVATE:
-        await unknown(update, context)
+def admin_handlers(admin_ids: Collection[int]) -> list[BaseHandler[Update, BotContext, None]]:
+    """The operator commands, answered only for ADMIN_USER_IDS (an empty list: for nobody)."""
+    # New messages only: an edited "/grant 1 5" must not grant again.
+    admins = filters.UpdateType.MESSAGE & filters.User(user_id=admin_ids)
+    return [
+        CommandHandler("stats", stats, filters=admins),
+        CommandHandler("grant", grant, filters=admins),
+        CommandHandler("ban", ban, filters=admins),
+        CommandHandler("unban", unban, filters=admins),
+    ]
 
 
 def _user_id_arg(text: str) -> int | None:
     return parse_id(text)
 
 
-async def stats(update: Update, context: Context) -> None:
+async def stats(update: Update, context: BotContext) -> None:
     """/stats: today and the last 7 days."""
     msg = update.effective_message
     if msg is None:
         return
-    if not is_admin(update, context):
-        await _refuse(update, context)
-        return
-    svc = service(context)
-    collected = await collect_stats(svc.ctx.store.db, svc.ctx.clock())
-    titles = {key: spec.title for key, spec in svc.models.items()}
+    figures = await context.accounts.figures()
+    titles = {key: spec.title for key, spec in context.jobs.models.items()}
     language = lang(update, context)
-    costs = await cost_rows(svc.ctx.store.db, svc.ctx.clock() - COST_PERIOD_S)  # issue 11
-    stars = await stats_block(context, language, svc.ctx.clock())  # issue 15: Stars per day
-    parts = [format_stats(collected, language, titles), format_costs(costs, language, titles)]
+    stars = await stats_block(context, language, figures.now)  # issue 15: Stars per day
+    parts = [
+        format_stats(figures.stats, language, titles),
+        format_costs(figures.costs, language, titles),  # issue 11
+    ]
     await msg.reply_text("\n\n".join([*parts, stars] if stars else parts))
 
 
-async def grant(update: Update, context: Context) -> None:
+async def grant(update: Update, context: BotContext) -> None:
     """/grant <user_id> <credits>: credits that do not expire."""
     msg, admin = update.effective_message, update.effective_user
     if msg is None or admin is None:
-        return
-    if not is_admin(update, context):
-        await _refuse(update, context)
         return
     language = lang(update, context)
     args = context.args or []
@@ -88,87 +78,75 @@ async def grant(update: Update, context: Context) -> None:
     if user_id is None or amount is None or amount > MAX_GRANT:
         await msg.reply_text(t(language, "admin_usage_grant"))
         return
-    balance = await service(context).ctx.ledger.grant(user_id, amount, note=f"admin {admin.id}")
-    metrics = context.bot_data.get(METRICS_KEY)
-    if isinstance(metrics, Metrics):
-        metrics.credits("granted", amount)
-    log.info("admin %s granted %d credit(s) to user %s", admin.id, amount, user_id)
+    balance = await context.accounts.grant(user_id, amount, admin_id=admin.id)
     await msg.reply_text(
         t(language, "admin_granted", n=amount, user=str(user_id), total=balance.total)
     )
 
 
-async def ban(update: Update, context: Context) -> None:
+async def ban(update: Update, context: BotContext) -> None:
     """/ban <user_id>: from the next update on, one notice, then silence."""
     await _set_ban(update, context, banned=True)
 
 
-async def unban(update: Update, context: Context) -> None:
+async def unban(update: Update, context: BotContext) -> None:
     """/unban <user_id>."""
     await _set_ban(update, context, banned=False)
 
 
-async def _set_ban(update: Update, context: Context, *, banned: bool) -> None:
+async def _set_ban(update: Update, context: BotContext, *, banned: bool) -> None:
     msg, admin = update.effective_message, update.effective_user
     if msg is None or admin is None:
-        return
-    if not is_admin(update, context):
-        await _refuse(update, context)
         return
     language = lang(update, context)
     args = context.args or []
     user_id = _user_id_arg(args[0]) if len(args) == 1 else None
-    store = users(context)
-    if user_id is None or store is None:
-        if store is None:
-            log.error("no UserStore in bot_data: /ban and /unban cannot work")
+    if user_id is None:
         await msg.reply_text(t(language, "admin_usage_ban"))
         return
-    if banned and user_id in config(context).admin_ids:
+    if banned and user_id in context.config.admin_ids:
         await msg.reply_text(t(language, "admin_cannot_ban_admin", user=str(user_id)))
         return
     if banned:
-        await store.ban(user_id)
+        await context.accounts.ban(user_id)
     else:
-        await store.unban(user_id)
+        await context.accounts.unban(user_id)
     log.info("admin %s %s user %s", admin.id, "banned" if banned else "unbanned", user_id)
     key = "admin_banned" if banned else "admin_unbanned"
     await msg.reply_text(t(language, key, user=str(user_id)))
 
 
-async def ban_gate(update: Update, context: Context) -> None:
+async def ban_gate(update: Update, context: BotContext) -> None:
     """Group -1, every update: record the user; a banned one gets one notice, then silence."""
     user = update.effective_user
-    store = users(context)
-    if user is None or store is None:
+    if user is None:
         return
-    await store.touch(user.id, user.language_code)
-    record = await store.get(user.id)
-    if record is None:
-        return
-    remember_language(context, user.id, record.language)
-    if not record.banned or user.id in config(context).admin_ids:
+    record = await context.accounts.seen(user.id, user.language_code)
+    if record is None or not record.banned or user.id in context.config.admin_ids:
         return
     try:
-        await _notify_banned(update, store, user, record)
+        await _notify_banned(update, context, user, record.language)
     except TelegramError as exc:
         log.info("could not send the ban notice to user %s: %s", user.id, exc)
     raise ApplicationHandlerStop
 
 
-async def _notify_banned(update: Update, store: UserStore, user: User, record: UserRecord) -> None:
-    language = record.language or language_for(user.language_code)
+async def _notify_banned(
+    update: Update, context: BotContext, user: User, chosen: str | None
+) -> None:
+    language = chosen or language_for(user.language_code)
+    accounts = context.accounts
     query = update.callback_query
     if query is not None:
         # Always answer a press (or the client spins); only the first one says why.
-        notify = await store.should_notify_ban(user.id)
+        notify = await accounts.should_notify_ban(user.id)
         await query.answer(raw(language, "banned") if notify else None, show_alert=notify)
         return
     chat, msg = update.effective_chat, update.effective_message
     # In groups a banned user's messages are ignored silently, like any chatter.
     if chat is None or msg is None or chat.type != ChatType.PRIVATE:
         return
-    if await store.should_notify_ban(user.id):
+    if await accounts.should_notify_ban(user.id):
         await msg.reply_text(t(language, "banned"))
 
 
@@ -205,7 +183,9 @@ def _format_period(
         lines.append(
             t(language, "admin_stats_model", model=titles.get(model, model), states=described)
         )
-    kinds = ", ".join(f"{kind} {n}" for kind, n in period.failures.items())
+    # In the vocabulary's order (the user's part first); a kind an older version wrote, last.
+    failures = sorted(period.failures.items(), key=lambda item: _failure_order(item[0]))
+    kinds = ", ".join(f"{kind} {n}" for kind, n in failures)
     lines.append(
         t(language, "admin_stats_failures", kinds=kinds or raw(language, "admin_stats_none"))
     )
@@ -218,12 +198,14 @@ def _format_period(
     return "\n".join(lines)
 
 
+def _failure_order(kind: str) -> int:
+    reason = FailureReason.parse(kind)
+    return _FAILURE_ORDER[reason] if reason is not None else len(_FAILURE_ORDER)
+
+
 def _state_word(language: str, state: str) -> str:
     key = f"status_word_{state}"
     return raw(language, key) if key in EN else state
-
-
-COST_PERIOD_S = 7 * 24 * 3600.0
 
 
 def format_costs(rows: list[CostRow], language: str, titles: Mapping[str, str]) -> str:

@@ -8,12 +8,12 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot.texts import t
-from handlers.context import Context, lang
+from handlers.context import BotContext, lang
 
 log = logging.getLogger(__name__)
 
 
-async def on_error(update: object, context: Context) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log with the update id; reply with a plain apology when there is someone to reply to."""
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update):

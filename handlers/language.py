@@ -1,49 +1,29 @@
 """/language: the user picks English or Russian; the choice is stored and wins over the client's.
 
-The buttons carry `l|0|<code>`; the button dispatcher calls `on_language_button`. `/language ru`
-sets it directly. The store is the `UserStore` in `bot_data["users"]`; the sync `lang()` helper
-of `handlers.context` reads `HandlerConfig.languages`, which `remember_language` keeps current
-(the ban gate fills it from the database on each user's first update after a restart).
+The buttons carry `l|<code>` (buttons sent before carry `l|0|<code>`; both match
+`choice_pattern`). `/language ru` sets it directly. The choice is kept by the account service,
+which also remembers it for the sync `lang()` of `handlers.context`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, User
 from telegram.error import BadRequest, TelegramError
 
-from bot.storage.users import UserStore
-from bot.telegram import keyboards
+from bot.telegram.keyboards import Verb, encode_choice
 from bot.texts import CATALOGS, language_for, raw, t
-from handlers.context import Context, config, lang
+from handlers.context import BotContext, lang
 
 log = logging.getLogger(__name__)
 
-USERS_KEY = "users"
-VERB = "l"
 
-
-def users(context: Context) -> UserStore | None:
-    """The UserStore the runtime put in bot_data (None when not wired)."""
-    store = context.bot_data.get(USERS_KEY)
-    return store if isinstance(store, UserStore) else None
-
-
-def remember_language(context: Context, user_id: int, language: str | None) -> None:
-    """Keep the in-memory copy `handlers.context.lang()` reads in step with the database."""
-    if language is not None and language in CATALOGS:
-        config(context).languages[user_id] = language
-
-
-async def user_language(context: Context, user: User) -> str:
+async def user_language(context: BotContext, user: User) -> str:
     """The user's stored /language choice, else their Telegram client's language, else English."""
-    store = users(context)
-    stored = await store.language(user.id) if store is not None else None
-    if stored in CATALOGS:
-        remember_language(context, user.id, stored)
-        return stored
-    return language_for(user.language_code)
+    stored = await context.accounts.language(user.id)
+    return stored or language_for(user.language_code)
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
@@ -52,7 +32,7 @@ def language_keyboard() -> InlineKeyboardMarkup:
         [
             [
                 InlineKeyboardButton(
-                    raw(code, "language_name"), callback_data=keyboards.encode(VERB, 0, code)
+                    raw(code, "language_name"), callback_data=encode_choice(Verb.LANGUAGE, code)
                 )
                 for code in CATALOGS
             ]
@@ -60,7 +40,7 @@ def language_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-async def language_command(update: Update, context: Context) -> None:
+async def language_command(update: Update, context: BotContext) -> None:
     """/language shows the buttons; /language <code> sets it at once."""
     msg, user = update.effective_message, update.effective_user
     if msg is None or user is None:
@@ -74,14 +54,12 @@ async def language_command(update: Update, context: Context) -> None:
     await msg.reply_text(t(current, "language_choose"), reply_markup=language_keyboard())
 
 
-async def on_language_button(update: Update, context: Context, lang_code: str) -> None:
-    """A press on a language button: store, answer the press, show the confirmation.
-
-    Answers the callback query itself; the dispatcher must not answer it again.
-    """
+async def on_language_button(update: Update, context: BotContext) -> None:
+    """A press on a language button: store, answer the press, show the confirmation."""
     query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if query is None or user is None or not isinstance(context.match, re.Match):
         return
+    lang_code = context.match["value"]
     if lang_code not in CATALOGS:
         await query.answer(raw(lang(update, context), "stale_button"))
         return
@@ -97,10 +75,5 @@ async def on_language_button(update: Update, context: Context, lang_code: str) -
         log.info("language confirmation not edited: %s", exc)
 
 
-async def _store(context: Context, user_id: int, lang_code: str) -> None:
-    store = users(context)
-    if store is not None:
-        await store.set_language(user_id, lang_code)
-    else:
-        log.warning("no UserStore in bot_data: /language choice kept in memory only")
-    remember_language(context, user_id, lang_code)
+async def _store(context: BotContext, user_id: int, lang_code: str) -> None:
+    await context.accounts.set_language(user_id, lang_code)

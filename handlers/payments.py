@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -27,41 +26,20 @@ from telegram.ext import (
     filters,
 )
 
+from bot.jobs.accounts import Balance
 from bot.payments import offer
 from bot.payments.packs import find_pack
 from bot.payments.referrals import PREFIX as REFERRAL_PREFIX
-from bot.payments.referrals import Invitation, Referrals, Reward
-from bot.payments.service import PaymentService, RefundOutcome
+from bot.payments.referrals import Invitation, Reward
+from bot.payments.service import RefundOutcome
 from bot.payments.stats import format_lines, per_day
-from bot.storage import Balance
 from bot.texts import credits_label, raw, t
-from handlers.context import Context, config, lang
-from handlers.language import users
+from handlers.context import BotContext, BotData, HandlerServices, PayTexts, lang
 
 log = logging.getLogger(__name__)
 
-PAYMENTS_KEY = "payments"
-REFERRALS_KEY = "referrals"
-PAY_TEXTS_KEY = "pay_texts"
 _CHARGE_ID_MAX = 256
-
-
-@dataclass(frozen=True)
-class PayTexts:
-    """Operator-edited /paysupport and /terms texts (None: the built-in ones)."""
-
-    paysupport: str | None = None
-    terms: str | None = None
-
-
-def payments(context: Context) -> PaymentService | None:
-    found = context.bot_data.get(PAYMENTS_KEY)
-    return found if isinstance(found, PaymentService) else None
-
-
-def referrals(context: Context) -> Referrals | None:
-    found = context.bot_data.get(REFERRALS_KEY)
-    return found if isinstance(found, Referrals) else None
+__all__ = ["PayTexts"]  # wired by bot/runtime.py with the operator's texts
 
 
 def _private(update: Update) -> bool:
@@ -70,13 +48,13 @@ def _private(update: Update) -> bool:
 
 
 # ---- /buy and the pack buttons ---------------------------------------------------------------
-async def buy(update: Update, context: Context) -> None:
+async def buy(update: Update, context: BotContext) -> None:
     """/buy: the packs (private chat), or a button that opens the private chat (group)."""
     await _show_packs(update, context)
 
 
-async def _show_packs(update: Update, context: Context) -> None:
-    msg, language, svc = update.effective_message, lang(update, context), payments(context)
+async def _show_packs(update: Update, context: BotContext) -> None:
+    msg, language, svc = update.effective_message, lang(update, context), context.payments
     if msg is None:
         return
     if svc is None or not svc.enabled:
@@ -92,12 +70,12 @@ async def _show_packs(update: Update, context: Context) -> None:
         )
 
 
-async def on_buy_button(update: Update, context: Context) -> None:
+async def on_buy_button(update: Update, context: BotContext) -> None:
     """ "buy": show the packs; "buy|<credits>": send that pack's invoice to the private chat."""
     query, user = update.callback_query, update.effective_user
     if query is None or user is None:
         return
-    language, svc = lang(update, context), payments(context)
+    language, svc = lang(update, context), context.payments
     if not re.fullmatch(offer.BUY_PATTERN, query.data or ""):
         # PTB hands empty callback data to every pattern handler: it is nobody's button.
         await query.answer(raw(language, "stale_button"))
@@ -125,15 +103,14 @@ async def on_buy_button(update: Update, context: Context) -> None:
 
 
 # ---- pre-checkout, successful and refunded payments (group -2) ------------------------------
-async def pre_checkout(update: Update, context: Context) -> None:
+async def pre_checkout(update: Update, context: BotContext) -> None:
     """Answer at once (Telegram waits 10 s): ok, or a refusal the buyer can understand."""
     query = update.pre_checkout_query
     if query is None:
         return
-    language, svc = lang(update, context), payments(context)
+    language, svc = lang(update, context), context.payments
     try:
-        store = users(context)
-        banned = store is not None and await store.is_banned(query.from_user.id)
+        banned = await context.accounts.is_banned(query.from_user.id)
         refusal = (
             None
             if svc is None
@@ -157,11 +134,11 @@ async def pre_checkout(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-async def successful_payment(update: Update, context: Context) -> None:
+async def successful_payment(update: Update, context: BotContext) -> None:
     """Credit the purchase (once per charge id), then tell the buyer their new balance."""
     msg, user = update.effective_message, update.effective_user
     paid = msg.successful_payment if msg else None
-    svc = payments(context)
+    svc = context.payments
     if paid is None or user is None:
         return
     if svc is None:
@@ -184,11 +161,11 @@ async def successful_payment(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
-async def refunded_payment(update: Update, context: Context) -> None:
+async def refunded_payment(update: Update, context: BotContext) -> None:
     """Telegram says a payment was refunded (by us or by its support): take the credits back."""
     msg = update.effective_message
     refunded = msg.refunded_payment if msg else None
-    svc = payments(context)
+    svc = context.payments
     if refunded is None or svc is None:
         raise ApplicationHandlerStop
     taken = await svc.record_refund(refunded.telegram_payment_charge_id)
@@ -198,17 +175,12 @@ async def refunded_payment(update: Update, context: Context) -> None:
 
 
 # ---- admin /refund, /paysupport, /terms ------------------------------------------------------
-async def refund(update: Update, context: Context) -> None:
+async def refund(update: Update, context: BotContext) -> None:
     """/refund <charge_id> [confirm]: Stars back to the buyer, the pack's credits taken back."""
     msg = update.effective_message
     if msg is None:
         return
-    user = update.effective_user
-    if user is None or user.id not in config(context).admin_ids:
-        if _private(update):  # what any unknown command gets: the command stays hidden
-            await msg.reply_text(t(lang(update, context), "unknown_command"))
-        return
-    language, svc = lang(update, context), payments(context)
+    language, svc = lang(update, context), context.payments
     args = context.args or []
     confirmed = len(args) == 2 and args[1].lower() == "confirm"
     if svc is None or len(args) not in (1, 2) or (len(args) == 2 and not confirmed):
@@ -234,20 +206,20 @@ async def refund(update: Update, context: Context) -> None:
             log.info("could not tell user %s about the refund: %s", result.user_id, exc)
 
 
-async def paysupport(update: Update, context: Context) -> None:
+async def paysupport(update: Update, context: BotContext) -> None:
     await _operator_text(update, context, "paysupport")
 
 
-async def terms(update: Update, context: Context) -> None:
+async def terms(update: Update, context: BotContext) -> None:
     await _operator_text(update, context, "terms")
 
 
-async def _operator_text(update: Update, context: Context, which: str) -> None:
+async def _operator_text(update: Update, context: BotContext, which: str) -> None:
     msg = update.effective_message
     if msg is None:
         return
-    texts = context.bot_data.get(PAY_TEXTS_KEY)
-    custom = getattr(texts, which, None) if isinstance(texts, PayTexts) else None
+    texts = context.pay_texts
+    custom = texts.paysupport if which == "paysupport" else texts.terms
     if custom:
         await msg.reply_text(custom, parse_mode=None)  # the operator's words, shown as written
     else:
@@ -255,7 +227,7 @@ async def _operator_text(update: Update, context: Context, which: str) -> None:
 
 
 # ---- hooks for other screens -----------------------------------------------------------------
-async def start_argument(update: Update, context: Context) -> None:
+async def start_argument(update: Update, context: BotContext) -> None:
     """/start <argument>: "buy" (a group's button) opens the packs; "ref_<code>" an invitation."""
     msg, user = update.effective_message, update.effective_user
     args = context.args or []
@@ -264,7 +236,7 @@ async def start_argument(update: Update, context: Context) -> None:
     if args[0] == offer.START_BUY:
         await _show_packs(update, context)
         return
-    refs = referrals(context)
+    refs = context.referrals
     if refs is None or not args[0].startswith(REFERRAL_PREFIX):
         return
     outcome = await refs.accept(user.id, args[0], msg.date.timestamp())
@@ -278,11 +250,11 @@ async def start_argument(update: Update, context: Context) -> None:
 
 
 async def balance_extras(
-    update: Update, context: Context, balance: Balance
+    update: Update, context: BotContext, balance: Balance
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """What /balance adds: bought credits, the spending order, Top up and share buttons."""
     user = update.effective_user
-    language, svc, refs = lang(update, context), payments(context), referrals(context)
+    language, svc, refs = lang(update, context), context.payments, context.referrals
     text = t(language, "pay_balance_extra", bought=balance.bought)
     row: list[InlineKeyboardButton] = []
     private, username = _private(update), context.bot.username
@@ -299,8 +271,8 @@ def referral_notifier(app: Application) -> Callable[[int], Awaitable[None]]:  # 
     """The delivery hook: pay a due referral bonus and tell both users."""
 
     async def on_delivered(user_id: int) -> None:
-        refs = app.bot_data.get(REFERRALS_KEY)
-        if not isinstance(refs, Referrals):
+        refs = _services(app).referrals
+        if refs is None:
             return
         try:
             reward = await refs.reward_due(user_id)
@@ -313,11 +285,10 @@ def referral_notifier(app: Application) -> Callable[[int], Awaitable[None]]:  # 
 
 
 async def tell_reward(app: Application, reward: Reward) -> None:  # type: ignore[type-arg]
-    store = app.bot_data.get("users")
-    svc = app.bot_data.get(PAYMENTS_KEY)
+    services = _services(app)
     for user_id in (reward.invitee_id, reward.referrer_id):
-        language = (await store.language(user_id) if store is not None else None) or "en"
-        total = (await svc.store.ledger.balance(user_id)).total if svc is not None else 0
+        language = await services.accounts.language(user_id) or "en"
+        total = (await services.jobs.balance(user_id)).total
         try:
             await app.bot.send_message(
                 user_id,
@@ -327,23 +298,30 @@ async def tell_reward(app: Application, reward: Reward) -> None:  # type: ignore
             log.info("could not tell user %s about the referral bonus: %s", user_id, exc)
 
 
-async def stats_block(context: Context, language: str, now: float) -> str:
+async def stats_block(context: BotContext, language: str, now: float) -> str:
     """The Stars lines of /stats (empty when payments are not wired)."""
-    svc = payments(context)
+    svc = context.payments
     if svc is None:
         return ""
     return format_lines(language, await per_day(svc.store.db, now))
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def _services(app: Application) -> HandlerServices:  # type: ignore[type-arg]
+    bot_data = app.bot_data
+    assert isinstance(bot_data, BotData)
+    return bot_data.services
+
+
+def register(app: Application, admin_ids: Collection[int]) -> None:  # type: ignore[type-arg]
     """Before `handlers.register`: these must come ahead of its catch-all button handler."""
+    admins = filters.UpdateType.MESSAGES & filters.User(user_id=admin_ids)
     app.add_handler(PreCheckoutQueryHandler(pre_checkout), group=-2)
     app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, successful_payment), group=-2)
     app.add_handler(
         MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, refunded_payment), group=-2
     )
     app.add_handler(CommandHandler("buy", buy))
-    app.add_handler(CommandHandler("refund", refund))
+    app.add_handler(CommandHandler("refund", refund, filters=admins))
     app.add_handler(CommandHandler("paysupport", paysupport))
     app.add_handler(CommandHandler("terms", terms))
     app.add_handler(CallbackQueryHandler(on_buy_button, pattern=offer.BUY_PATTERN))

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -51,7 +50,7 @@ from bot.jobs.service import PhotoInput
 from bot.telegram.messenger import MAX_PHOTO_DOWNLOAD
 from bot.telegram.recorded import is_replay
 from bot.texts import t
-from handlers.context import Context, config, lang, service, thread_of
+from handlers.context import BotContext, lang, thread_of
 from handlers.start import take_preset
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,6 @@ IMAGE_MIME = re.compile(
 # Some desktop clients send every file as application/octet-stream: trust the name then.
 GENERIC_MIME = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".heic", ".heif"})
-ALBUMS_KEY = "photo_albums_seen"
 ALBUM_MEMORY = 2000  # media groups remembered per bot; albums arrive within seconds
 
 
@@ -103,13 +101,10 @@ def _strip_trigger(text: str, username: str) -> tuple[bool, str]:
     return False, stripped
 
 
-def _first_of_album(context: Context, chat_id: int, media_group_id: str) -> bool:
+def _first_of_album(context: BotContext, chat_id: int, media_group_id: str) -> bool:
     """True for the first message of a media group seen in this chat (checked without awaiting,
     so with concurrent updates the earliest update of the album wins)."""
-    seen = context.bot_data.get(ALBUMS_KEY)
-    if not isinstance(seen, OrderedDict):
-        seen = OrderedDict()
-        context.bot_data[ALBUMS_KEY] = seen
+    seen = context.bot_data.albums_seen
     key = (chat_id, media_group_id)
     if key in seen:
         return False
@@ -119,12 +114,12 @@ def _first_of_album(context: Context, chat_id: int, media_group_id: str) -> bool
     return True
 
 
-async def _group_allowed(update: Update, context: Context) -> bool:
+async def _group_allowed(update: Update, context: BotContext) -> bool:
     """GROUP_MODE and ALLOWED_CHAT_IDS for a group message; False means "ignore silently"."""
     chat, user = update.effective_chat, update.effective_user
     if chat is None or user is None:
         return False
-    cfg = config(context)
+    cfg = context.config
     if cfg.group_mode == "off":
         return False
     if cfg.allowed_chat_ids and chat.id not in cfg.allowed_chat_ids:
@@ -143,7 +138,7 @@ def _private(msg: Message) -> bool:
     return msg.chat.type == ChatType.PRIVATE
 
 
-async def on_media(update: Update, context: Context) -> None:
+async def on_media(update: Update, context: BotContext) -> None:
     """A photo or a file: start a draft, or explain what is wrong with the file."""
     msg, user = update.message, update.effective_user  # edited messages: ignored
     if msg is None or user is None:
@@ -164,7 +159,7 @@ async def on_media(update: Update, context: Context) -> None:
     await _start(update, context, msg, media, prompt, from_album=bool(msg.media_group_id))
 
 
-async def video_command(update: Update, context: Context) -> None:
+async def video_command(update: Update, context: BotContext) -> None:
     """`/video <prompt>` as a reply to a photo; in a private chat also a hint how to use it."""
     msg, user = update.message, update.effective_user
     if msg is None or user is None:
@@ -193,7 +188,7 @@ async def video_command(update: Update, context: Context) -> None:
 
 async def _start(
     update: Update,
-    context: Context,
+    context: BotContext,
     photo_msg: Message,
     media: _Media,
     prompt: str,
@@ -203,7 +198,7 @@ async def _start(
     """Hand the photo to the service; a file Telegram will not let us download is refused here."""
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
-    if is_replay(update, context) and await service(context).photo_answered(
+    if is_replay(update, context) and await context.jobs.photo_answered(
         photo_msg.chat_id, photo_msg.message_id
     ):
         return  # handled before a crash, only its "handled" mark was lost: answer once
@@ -212,7 +207,7 @@ async def _start(
         await _answer(msg, t(language, "photo_too_big_file"))
         return
     prompt = prompt or take_preset(context)  # a description tapped under /start
-    await service(context).new_draft(
+    await context.jobs.new_draft(
         PhotoInput(
             user_id=user.id,
             chat_id=photo_msg.chat_id,

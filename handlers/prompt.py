@@ -15,18 +15,18 @@ from telegram.constants import ChatType
 from telegram.ext import filters
 
 from bot.texts import t
-from handlers.context import Context, lang, service
+from handlers.context import BotContext, lang
 
 # Telegram's own notices in a chat: nothing the user asked the bot about.
 _SERVICE = filters.StatusUpdate.ALL | filters.SUCCESSFUL_PAYMENT
 
 
-async def on_reply(update: Update, context: Context) -> None:
+async def on_reply(update: Update, context: BotContext) -> None:
     """A reply to our options message or prompt question becomes the draft's prompt."""
     msg, user = update.effective_message, update.effective_user
     if msg is None or user is None or msg.reply_to_message is None:
         return
-    svc = service(context)
+    svc = context.jobs
     draft = await svc.draft_replied_to(msg.chat_id, msg.reply_to_message.message_id)
     if draft is None or draft.user_id != user.id or msg.sender_chat is not None:
         if msg.chat.type == ChatType.PRIVATE:
@@ -35,7 +35,7 @@ async def on_reply(update: Update, context: Context) -> None:
     await svc.set_prompt(draft, msg.text or "")
 
 
-async def on_other(update: Update, context: Context) -> None:
+async def on_other(update: Update, context: BotContext) -> None:
     """Anything else in a private chat: explain what the bot needs."""
     msg = update.message  # edited messages: not answered again
     if msg is None or _SERVICE.check_update(update):
@@ -43,7 +43,7 @@ async def on_other(update: Update, context: Context) -> None:
     user = update.effective_user
     if msg.text and user is not None and msg.chat.type == ChatType.PRIVATE:
         # The user closed the prompt question and just typed the prompt: take it.
-        svc = service(context)
+        svc = context.jobs
         draft = await svc.draft_awaiting_prompt(msg.chat_id, user.id)
         if draft is not None:
             await svc.set_prompt(draft, msg.text)

@@ -2,63 +2,60 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import tempfile
-from pathlib import Path
+import re
 
 from telegram import Message, Update
 from telegram.error import TelegramError
 
-from bot.media.sample_clip import render_sample_clip
+from bot.jobs.showcase import sample_clip
 from bot.telegram import keyboards
 from bot.texts import raw, t
-from handlers.context import Context, config, lang
+from handlers.context import BotContext, lang
 from handlers.payments import start_argument
 
 PRESETS = ("smile", "wind", "zoom", "turn")
 PRESET_KEY = "preset_prompt"  # user_data: the description tapped for the next photo
-SAMPLE_KEY = "sample_clip_file_id"  # bot_data: the sample clip once Telegram has it
 
 log = logging.getLogger(__name__)
 
 
-async def start(update: Update, context: Context) -> None:
+async def start(update: Update, context: BotContext) -> None:
     """Greet the user in two lines, with description ideas to tap, then show a sample clip."""
     msg = update.effective_message
     if msg is None:
         return
     language = lang(update, context)
     await msg.reply_text(
-        t(language, "start", quota=config(context).daily_quota),
+        t(language, "start", quota=context.config.daily_quota),
         reply_markup=keyboards.presets_keyboard(language, PRESETS),
     )
     await start_argument(update, context)  # issue 15: /start buy, /start ref_<code>
     await _send_sample(msg, context, language)
 
 
-async def _send_sample(msg: Message, context: Context, language: str) -> None:
+async def _send_sample(msg: Message, context: BotContext, language: str) -> None:
     """The sample clip as a looping animation: rendered on the first /start, then re-sent by
     file_id (no second render or upload). It is a nicety: any failure is only logged."""
     caption = raw(language, "sample_caption")
-    cached = context.bot_data.get(SAMPLE_KEY)
+    cached = context.bot_data.sample_clip_file_id
     try:
-        if isinstance(cached, str):
+        if cached is not None:
             await msg.reply_animation(cached, caption=caption)
             return
-        with tempfile.TemporaryDirectory(prefix="p2v-sample-") as tmp:
-            clip = await asyncio.to_thread(render_sample_clip, Path(tmp))
-            sent = await msg.reply_animation(clip.read_bytes(), caption=caption)
+        sent = await msg.reply_animation(await sample_clip(), caption=caption)
         if sent.animation is not None:
-            context.bot_data[SAMPLE_KEY] = sent.animation.file_id
+            context.bot_data.sample_clip_file_id = sent.animation.file_id
     except (TelegramError, OSError, ValueError) as exc:
         log.info("the /start sample clip was not sent: %s", exc)
 
 
-async def on_preset_button(update: Update, context: Context, preset: str) -> None:
+async def on_preset_button(update: Update, context: BotContext) -> None:
     """A preset tapped: it becomes the description of the user's next photo without a caption."""
     query = update.callback_query
-    assert query is not None
+    if query is None or not isinstance(context.match, re.Match):
+        return
+    preset = context.match["value"]
     language = lang(update, context)
     if preset not in PRESETS:
         await query.answer(raw(language, "stale_button"))
@@ -73,7 +70,7 @@ async def on_preset_button(update: Update, context: Context, preset: str) -> Non
         )
 
 
-def take_preset(context: Context) -> str:
+def take_preset(context: BotContext) -> str:
     """The preset waiting for this user's next photo (used once), or ""."""
     if context.user_data is None:
         return ""
@@ -81,13 +78,13 @@ def take_preset(context: Context) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def help_command(update: Update, context: Context) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     """How to use the bot."""
     if update.effective_message:
         await update.effective_message.reply_text(t(lang(update, context), "help"))
 
 
-async def unknown(update: Update, context: Context) -> None:
+async def unknown(update: Update, context: BotContext) -> None:
     """A command we do not know, in a private chat."""
     if update.effective_message:
         await update.effective_message.reply_text(t(lang(update, context), "unknown_command"))

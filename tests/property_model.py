@@ -35,16 +35,18 @@ from typing import Any, cast
 
 import asyncpg
 
+from bot.jobs.alerts import OperatorAlerts
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job
 from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
 from bot.metrics import Metrics
-from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, JobStatus
+from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, FailureReason, JobStatus
 from bot.storage import Balance, Database, JobStore, Ledger, Transition
 from bot.storage.db import Tx, is_postgres_url
 from bot.storage.jobs import Credit, ReserveOutcome
+from bot.telegram.messenger import TelegramMessenger
 
 S = JobStatus
 QUOTA = 3  # DAILY_QUOTA: small, so reservations are sometimes refused
@@ -207,12 +209,25 @@ class _Provider:
 
     @property
     def needs_public_image(self) -> bool:
-        return self.name != "local"  # the local renderer: free to render again
+        return self.name != "local"
+
+    @property
+    def in_process(self) -> bool:
+        return self.name == "local"  # the local renderer: free to render again
+
+    def cancel(self, task_id: str) -> bool:
+        return self.in_process
+
+    def discard(self, task_id: str) -> None:
+        pass
 
 
 class _Registry:
     def get(self, name: str) -> _Provider | None:
         return _Provider(name) if name in ("evolink", "local") else None
+
+    def in_process(self, name: str | None) -> bool:
+        return name == "local"
 
     def models(self) -> dict[str, Any]:
         return {}
@@ -294,7 +309,10 @@ class World:
             settings=SimpleNamespace(
                 refund_on_cancel=refund_on_cancel, admin_ids=frozenset(), alert_every_s=3600.0
             ),
-            recent_outcomes=[], last_alerts={}, status_locks={},
+            alerts=OperatorAlerts(
+                lambda: cast(TelegramMessenger, self.messenger), frozenset(), self.clock, 3600.0
+            ),
+            status_locks={},
             status_lock=lambda job_id: asyncio.Lock(),
         )  # fmt: skip
         return cast(JobContext, stub)
@@ -749,7 +767,7 @@ async def fail(
     """The real notify.fail_job: the failure and its refund in one transaction, told once."""
     job = await w.store.get(job_id)
     assert job is not None
-    return await fail_job(w.ctx(), job, allowed, kind, kind, to=to)
+    return await fail_job(w.ctx(), job, allowed, FailureReason(kind), kind, to=to)
 
 
 # ---- the credit model ---------------------------------------------------------------------

@@ -21,7 +21,6 @@ from bot.media.photos import PreparedPhoto, prepare_photo
 from bot.models import JobStatus
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.sample_media import make_sample_photo
-from handlers.context import SERVICE_KEY
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import is_options_message
 from tests.media_factory import VideoSpec, decode_all, init_only_mp4, make_video, webm_claiming
@@ -126,8 +125,8 @@ async def test_at_most_two_photo_intakes_decode_at_once(
     monkeypatch.setattr(service_module, "prepare_photo", held)
     users = [USER + n for n in range(4)]
     async with start_bot() as runtime:
-        assert runtime.app is not None
-        service = runtime.app.bot_data[SERVICE_KEY]
+        assert runtime.services is not None
+        service = runtime.services.jobs
         for user in users:
             tg.user_photo(user, user, make_sample_photo(640, 480), "waves")
 

@@ -1,9 +1,8 @@
 """Users, bans, /language and the admin commands: storage units, then the real bot on the fakes.
 
-The end-to-end tests wire the operator handlers the way handlers/__init__.py is meant to
-(`wire_operator_side` below: the ban gate in group -1, the commands before the unknown-command
-fallback, `bot_data["users"]`); the gate is wrapped only to record which updates it finished, so a
-test can wait for "this update was handled" and then assert that nothing was sent (silence).
+The end-to-end tests run the project's own wiring (handlers/__init__.py); only the ban gate is
+wrapped, to record which updates it finished, so a test can wait for "this update was handled"
+and then assert that nothing was sent (silence).
 """
 
 from __future__ import annotations
@@ -17,11 +16,10 @@ from typing import Any
 
 import pytest
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, TypeHandler
+from telegram.ext import Application
 
 import handlers
 from bot.config import load_settings
-from bot.metrics import Metrics
 from bot.models import JobStatus
 from bot.runtime import BotRuntime
 from bot.storage import Database, JobStore, Ledger
@@ -34,8 +32,8 @@ from bot.testing.providers.evolink import EvolinkFake
 from bot.testing.sample_media import make_sample_photo
 from bot.texts.en import EN
 from bot.texts.ru import RU
-from handlers import admin, language
-from handlers.context import Context
+from handlers import admin
+from handlers.context import BotContext
 from tests.conftest import OTHER_USER, USER
 from tests.e2e_helpers import button, options_message_id, press, send_photo_and_get_options
 from tests.test_texts import check_html
@@ -256,50 +254,25 @@ def update_key(update: Update) -> Hashable:
     return ("message", msg.chat_id, msg.message_id) if msg else ("update", update.update_id)
 
 
-def wire_operator_side(
-    runtime: BotRuntime, handled: Handled, original: Callable[[Application], None]
-) -> Callable[[Application], None]:  # type: ignore[type-arg]
-    """The project's own registration, plus the operator side if it is not wired in yet.
+def wire_operator_side(handled: Handled, original: Callable[..., None]) -> Callable[..., None]:
+    """The project's own registration, with only the ban gate's callback swapped for a wrapper
+    that records which updates it finished."""
 
-    Once handlers/__init__.py registers the ban gate itself, only its callback is swapped for
-    the recording wrapper and everything else is the real wiring.
-    """
-
-    def register(app: Application) -> None:  # type: ignore[type-arg]
-        app.bot_data.setdefault("users", UserStore(runtime.db))
-        app.bot_data.setdefault("metrics", Metrics())
-
-        async def gate(update: Update, context: Context) -> None:
+    def register(app: Application, admin_ids: frozenset[int]) -> None:  # type: ignore[type-arg]
+        async def gate(update: Update, context: BotContext) -> None:
             try:
                 await admin.ban_gate(update, context)
             finally:
                 await handled.add(update_key(update))
 
-        async def language_button(update: Update, context: Context) -> None:
-            assert update.callback_query is not None and update.callback_query.data
-            await language.on_language_button(
-                update, context, update.callback_query.data.split("|")[2]
-            )
-
-        original(app)
+        original(app, admin_ids)
         wired = [
             h for hs in app.handlers.values() for h in hs
             if getattr(h, "callback", None) is admin.ban_gate
         ]  # fmt: skip
+        assert wired, "handlers.register no longer adds the ban gate"
         for handler in wired:
             handler.callback = gate
-        if wired:
-            return
-        app.add_handler(TypeHandler(Update, gate), group=-1)
-        # Before the project's unknown-command fallback, as handlers/__init__.py is to do.
-        app.handlers[0][:0] = [
-            CommandHandler("stats", admin.stats),
-            CommandHandler("grant", admin.grant),
-            CommandHandler("ban", admin.ban),
-            CommandHandler("unban", admin.unban),
-            CommandHandler("language", language.language_command),
-            CallbackQueryHandler(language_button, pattern=r"^l\|0\|"),
-        ]
 
     return register
 
@@ -318,7 +291,7 @@ async def _operator_bot(
     async def start(**overrides: str) -> AsyncIterator[BotRuntime]:
         settings = load_settings({**env, "ADMIN_USER_IDS": str(ADMIN), **overrides}, env_file=None)
         runtime = BotRuntime(settings)
-        monkeypatch.setattr(handlers, "register", wire_operator_side(runtime, handled, original))
+        monkeypatch.setattr(handlers, "register", wire_operator_side(handled, original))
         try:
             await runtime.start()
             yield runtime
@@ -369,9 +342,9 @@ async def test_commands_are_unknown_to_everyone_but_admins(
         ru = await command(tg, OTHER_USER, "/stats", language_code="ru")
         assert ru.params["text"] == RU["unknown_command"]
         # Nothing happened: no grant, no ban.
-        assert runtime.ctx is not None and runtime.app is not None
+        assert runtime.ctx is not None and runtime.services is not None
         assert [r["kind"] for r in await runtime.ctx.ledger.rows(1002)] == []
-        assert await runtime.app.bot_data["users"].banned_ids() == []
+        assert await runtime.services.accounts.banned_ids() == []
 
 
 async def test_grant_adds_credits_that_show_in_balance(
@@ -391,8 +364,7 @@ async def test_grant_adds_credits_that_show_in_balance(
         assert (
             "Gift credits: 7" in balance.params["text"] and "<b>12</b>" in balance.params["text"]
         )
-        assert runtime.app is not None
-        metrics = runtime.app.bot_data["metrics"]
+        metrics = runtime.metrics
         assert b"p2v_credits_granted_total 7.0" in metrics.exposition()
         other = OTHER_USER
         for bad in ("/grant", f"/grant {other}", "/grant abc 5", f"/grant {other} 0",
@@ -501,7 +473,7 @@ async def test_language_choice_is_stored_and_survives_a_restart(
         assert menu.params["text"] == EN["language_choose"]
         buttons = menu.params["reply_markup"]["inline_keyboard"][0]
         assert [(b["text"], b["callback_data"]) for b in buttons] == [
-            ("English", "l|0|en"), ("Русский", "l|0|ru"),
+            ("English", "l|en"), ("Русский", "l|ru"),
         ]  # fmt: skip
         menu_id = next(
             m["message_id"] for m in tg.bot_messages(USER) if m["text"] == EN["language_choose"]
@@ -518,8 +490,8 @@ async def test_language_choice_is_stored_and_survives_a_restart(
         # The client still says "en"; the stored choice wins, for every handler.
         help_reply = await command(tg, USER, "/help", language_code="en")
         assert help_reply.params["text"].startswith("<b>Как мной пользоваться</b>")
-        assert runtime.app is not None
-        assert await runtime.app.bot_data["users"].language(USER) == "ru"
+        assert runtime.services is not None
+        assert await runtime.services.accounts.language(USER) == "ru"
 
     async with start():  # a new process on the same database
         help_reply = await command(tg, USER, "/help", language_code="en")
@@ -530,3 +502,35 @@ async def test_language_choice_is_stored_and_survives_a_restart(
         # A Russian client with no stored choice gets Russian from the start.
         start_ru = await command(tg, OTHER_USER, "/start", language_code="ru-RU")
         assert start_ru.params["text"].startswith("👋 <b>Привет!")
+
+
+async def test_buttons_sent_before_the_named_verbs_keep_working(
+    tg: FakeBotApi, operator_bot: tuple[OperatorBot, Handled]
+) -> None:
+    """Language and preset buttons used to carry a fake job id 0 (`l|0|ru`, `t|0|wind`); such
+    buttons are still in chats, so they still work."""
+    start, _ = operator_bot
+    async with start() as runtime:
+        await command(tg, USER, "/language")
+        menu_id = next(
+            m["message_id"] for m in tg.bot_messages(USER) if m["text"] == EN["language_choose"]
+        )
+        query_id = tg.user_click(USER, USER, menu_id, "l|0|ru", force=True)
+        answer = await tg.wait_call(
+            "answerCallbackQuery", lambda c: c.params["callback_query_id"] == query_id
+        )
+        assert answer.params["text"] == RU["language_set"]
+        assert runtime.services is not None
+        assert await runtime.services.accounts.language(USER) == "ru"
+
+        await command(tg, USER, "/start")
+        greeting_id = next(
+            m["message_id"]
+            for m in tg.bot_messages(USER)
+            if "t|wind" in str(m.get("reply_markup"))
+        )
+        query_id = tg.user_click(USER, USER, greeting_id, "t|0|wind", force=True)
+        chosen = await tg.wait_call(
+            "sendMessage", lambda c: c.params["text"].startswith(RU["preset_chosen"].split("{")[0])
+        )
+        assert query_id in tg.answered_callbacks and chosen.params["chat_id"] == USER

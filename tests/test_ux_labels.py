@@ -18,6 +18,7 @@ from PIL import ImageFont
 from telegram import InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
+from bot.models import FailureReason
 from bot.pricing import PriceTable
 from bot.providers import aimlapi, apikley, evolink, foxapi, local
 from bot.telegram import keyboards
@@ -129,7 +130,7 @@ def test_every_other_keyboard_fits_a_phone(lang: str) -> None:
         keyboards.status_keyboard(lang, 1),
         *(
             keyboards.retry_keyboard(lang, 1, cause=c)
-            for c in ("content_policy", "validation", "")
+            for c in (FailureReason.CONTENT_POLICY, FailureReason.VALIDATION, None)
         ),
         keyboards.delivered_keyboard(lang, 1, 12),
         keyboards.presets_keyboard(lang, ("smile", "wind", "zoom", "turn")),

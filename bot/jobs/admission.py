@@ -144,8 +144,8 @@ class Admission:
                 ahead=ahead,
                 model=spec.title if spec else current.model,
                 options=describe_options(lang, current.options),
-                prompt="\x00",
-            ).replace("\x00", views.prompt_preview(lang, current.prompt))
+                prompt=views.prompt_preview(lang, current.prompt),
+            )
             await self.ctx.messenger.edit(
                 current.chat_id, current.status_message_id, text,
                 markup=views.status_markup(current), force=force,

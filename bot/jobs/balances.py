@@ -10,7 +10,6 @@ import asyncio
 import logging
 from typing import Any
 
-from bot.jobs.alerts import alert_operator
 from bot.jobs.context import JobContext
 from bot.providers.errors import ProviderError
 from bot.texts import t
@@ -32,11 +31,8 @@ class BalanceWatch:
     async def check_once(self) -> None:
         threshold = self.ctx.settings.provider_low_balance
         for provider in self.ctx.registry.providers:
-            read = getattr(provider, "balance", None)
-            if read is None:
-                continue
             try:
-                value = await read()
+                value = await provider.balance()
             except ProviderError as exc:
                 log.warning("balance of %s unavailable: %s", provider.name, exc)
                 continue
@@ -49,7 +45,7 @@ class BalanceWatch:
                     self._low.add(provider.name)  # before awaiting: one alert per incident
                     detail = t("en", "operator_low_balance", balance=f"{value:g}",
                                threshold=f"{threshold:g}")  # fmt: skip
-                    await alert_operator(self.ctx, provider.name, "low balance", detail)
+                    await self.ctx.alerts.alert(provider.name, "low balance", detail)
             else:
                 self._low.discard(provider.name)
 

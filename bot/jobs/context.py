@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from bot.jobs.alerts import OperatorAlerts
 from bot.jobs.limits import DOCUMENTED_LIMITS
 from bot.jobs.user_limits import UserLimits
 from bot.media.download import make_download_client
@@ -20,6 +21,7 @@ from bot.metrics import Metrics
 from bot.pricing import PriceTable
 from bot.providers.registry import ProviderRegistry
 from bot.storage import JobStore, Ledger
+from bot.storage.replicas import claim_alert
 from bot.telegram.messenger import TelegramMessenger
 
 log = logging.getLogger(__name__)
@@ -73,10 +75,7 @@ class JobContext:
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    # (provider, error kind) -> when admins were last alerted: one alert per incident
-    last_alerts: dict[tuple[str, str], float] = field(default_factory=dict)
     status_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
-    recent_outcomes: list[bool] = field(default_factory=list)  # True = failed on our side
     # issue 15: called with the user id after each delivered video (the referral bonus)
     on_delivered: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
     # Shown to people, kept in memory only (a restart merely drops them): the first name of each
@@ -85,6 +84,20 @@ class JobContext:
     display_names: dict[int, str] = field(default_factory=dict)
     expanded: set[int] = field(default_factory=set)
     spicy_told: set[int] = field(default_factory=set)
+
+    # The admins' alerts and their memory (one alert per incident, the recent failure rate).
+    alerts: OperatorAlerts = field(init=False)
+
+    def __post_init__(self) -> None:
+        db = self.store.db
+
+        async def claim(key: str, now: float, every: float) -> bool:
+            return await claim_alert(db, key, now, every)
+
+        self.alerts = OperatorAlerts(
+            lambda: self.messenger, self.settings.admin_ids, lambda: self.clock(),
+            self.settings.alert_every_s, claim=claim if db.shared else None,
+        )  # fmt: skip
 
     def status_lock(self, job_id: int) -> asyncio.Lock:
         """Held while a job's status message is edited: edits never overtake each other."""

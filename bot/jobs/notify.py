@@ -6,9 +6,8 @@ import logging
 from collections.abc import Iterable
 
 from bot.faults import crash_point
-from bot.jobs.alerts import record_outcome
 from bot.jobs.context import JobContext
-from bot.models import Job, JobStatus
+from bot.models import FailureReason, Job, JobStatus
 from bot.storage.jobs import Credit
 from bot.telegram import views
 from bot.telegram.messenger import Target
@@ -59,8 +58,9 @@ async def refresh_status(ctx: JobContext, job: Job, *, force: bool, refunded: in
         job = current
         owner = owner_name(ctx, job) if in_group(job) else None
         text = views.status_text(
-            job, title_of(ctx, job), refunded=refunded, now=ctx.clock(), owner=owner
-        )
+            job, title_of(ctx, job), refunded=refunded, now=ctx.clock(), owner=owner,
+            in_process=ctx.registry.in_process(job.provider),
+        )  # fmt: skip
         markup = views.status_markup(job)
         if job.status_message_id is None:
             message_id = await ctx.messenger.send_text(target_of(job), text, markup=markup)
@@ -77,7 +77,7 @@ async def fail_job(
     ctx: JobContext,
     job: Job,
     allowed_from: Iterable[JobStatus],
-    kind: str,
+    reason: FailureReason,
     detail: str,
     *,
     to: JobStatus = JobStatus.FAILED,
@@ -90,9 +90,9 @@ async def fail_job(
         allowed_from,
         to,
         credit=Credit.REFUND,
-        error_kind=kind,
+        error_kind=reason.value,
         error_message=detail[:500],
-        note=kind,
+        note=reason.value,
     )
     if done.job is None:
         return False
@@ -100,7 +100,7 @@ async def fail_job(
     ctx.metrics.credits("refunded", done.refunded)
     log.warning(
         "job %s %s: user=%s provider=%s task=%s kind=%s detail=%s refunded=%s",
-        job.id, to.value, job.user_id, job.provider, job.task_id, kind, detail[:200],
+        job.id, to.value, job.user_id, job.provider, job.task_id, reason.value, detail[:200],
         done.refunded,
     )  # fmt: skip
     await finish(ctx, done.job, refunded=done.refunded, notify=reach_user, edit=reach_user)
@@ -126,8 +126,11 @@ async def finish(
     ctx.media.release_job(job.id)
     if count:  # drafts cancelled before Generate are not jobs
         ctx.metrics.job_finished(job.model, job.provider, job.status.value)
-        await record_outcome(ctx, job)
-    text = views.status_text(job, title_of(ctx, job), refunded=refunded, now=ctx.clock())
+        await ctx.alerts.record_outcome(job)
+    text = views.status_text(
+        job, title_of(ctx, job), refunded=refunded, now=ctx.clock(),
+        in_process=ctx.registry.in_process(job.provider),
+    )  # fmt: skip
     markup = views.status_markup(job)
     if job.status_message_id is not None and not edit:
         ctx.messenger.forget(job.chat_id, job.status_message_id)  # and any edit still waiting

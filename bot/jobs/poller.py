@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job, finish
 from bot.jobs.runner import JobRunner
-from bot.models import JobStatus
+from bot.models import FailureReason, JobStatus
 
 log = logging.getLogger(__name__)
 S = JobStatus
@@ -96,7 +96,7 @@ class Poller:
             # refund a video the user receives.
             active = {S.RESERVED, S.SUBMITTING, S.SUBMITTED, S.DOWNLOADING}
             if await fail_job(
-                self.ctx, job, active, "timeout", "job deadline passed", to=S.EXPIRED
+                self.ctx, job, active, FailureReason.TIMEOUT, "job deadline passed", to=S.EXPIRED
             ):
                 expired += 1
         return expired
@@ -122,7 +122,7 @@ class Poller:
         resubmit += [job.id for job in await ctx.store.claim_orphans([S.RESERVED])]
         for job in await ctx.store.claim_orphans([S.SUBMITTING]):
             provider = ctx.registry.get(job.provider or "")
-            if provider is not None and not provider.needs_public_image:
+            if provider is not None and provider.in_process:
                 # The local renderer costs nothing: just render again.
                 back = await ctx.store.transition(
                     job.id, {S.SUBMITTING}, S.RESERVED, tried_providers=(), note="restart"
@@ -132,7 +132,9 @@ class Poller:
                 continue
             # The create request may or may not have made a task; we recorded no id, so the
             # only safe answer is to stop, refund and say so (never submit a second time).
-            await fail_job(ctx, job, {S.SUBMITTING}, "unknown_outcome", "crashed while submitting")
+            await fail_job(
+                ctx, job, {S.SUBMITTING}, FailureReason.UNKNOWN_OUTCOME, "crashed while submitting"
+            )
         for job in await ctx.store.claim_orphans([S.DOWNLOADING, S.SENDING]):
             # Fetch a fresh result URL and deliver again; a crash right after Telegram accepted
             # the video but before we recorded it may re-send it once (never lose it).

@@ -18,6 +18,7 @@ from bot.jobs.admission import Admission
 from bot.jobs.context import JobContext
 from bot.jobs.notify import fail_job, refresh_status
 from bot.models import ErrorKind, Job, JobStatus, TaskEvent, TaskState
+from bot.models import FailureReason as R
 from bot.providers._parsing import refusal_is_about_prompt
 from bot.providers.base import Submitted, VideoProvider, VideoRequest
 from bot.providers.errors import ProviderError, ProviderTimeout, TaskNotFound
@@ -78,7 +79,7 @@ class JobRunner:
                 job.prompt,
             )  # fmt: skip
             if not candidates:
-                await fail_job(ctx, job, {S.RESERVED}, "unavailable", "no provider left to try")
+                await fail_job(ctx, job, {S.RESERVED}, R.UNAVAILABLE, "no provider left to try")
                 return
             queued: Job | None = None
             claimed: Job | None = None
@@ -143,7 +144,7 @@ class JobRunner:
             return False
         except Exception:
             log.exception("job %s: unexpected error submitting to %s", job.id, provider.name)
-            await fail_job(ctx, job, {S.SUBMITTING}, "upstream", "internal error on submit")
+            await fail_job(ctx, job, {S.SUBMITTING}, R.UPSTREAM, "internal error on submit")
             return False
         crash_point("after_create")
         await self._submitted(job, provider, submitted)
@@ -200,22 +201,20 @@ class JobRunner:
 
     async def _submit_failed(self, job: Job, exc: ProviderError) -> None:
         if isinstance(exc, ProviderTimeout) and exc.outcome_unknown:
-            kind = "unknown_outcome"
+            reason = R.UNKNOWN_OUTCOME
         elif exc.kind.is_operators_part or exc.kind is ErrorKind.RATE_LIMITED:
-            kind = "unavailable"
+            reason = R.UNAVAILABLE
         elif refusal_is_about_prompt(exc):
-            kind = PROMPT_REFUSED
+            reason = R.PROMPT
         elif exc.kind in (ErrorKind.NOT_FOUND, ErrorKind.UNKNOWN):
-            kind = ErrorKind.UPSTREAM.value  # never the user's fault by default
+            reason = R.UPSTREAM  # never the user's fault by default
         else:
-            kind = exc.kind.value
-        await fail_job(self.ctx, job, {S.SUBMITTING}, kind, str(exc))
+            reason = R.of_task(exc.kind)
+        await fail_job(self.ctx, job, {S.SUBMITTING}, reason, str(exc))
 
     async def _operator_alert(self, provider: str, exc: ProviderError) -> None:
-        from bot.jobs.alerts import alert_operator
-
         if exc.kind.is_operators_part:
-            await alert_operator(self.ctx, provider, exc.kind.value, exc.message)
+            await self.ctx.alerts.alert(provider, exc.kind.value, exc.message)
 
     # ---- wait ---------------------------------------------------------------------------
     async def wake(self, job_id: int) -> None:
@@ -242,7 +241,7 @@ class JobRunner:
                 return
             provider = self.ctx.registry.get(job.provider or "")
             if provider is None:
-                await fail_job(self.ctx, job, WAITING, "unavailable", "provider not configured")
+                await fail_job(self.ctx, job, WAITING, R.UNAVAILABLE, "provider not configured")
                 return
             crash_point("before_query")
             try:
@@ -272,9 +271,9 @@ class JobRunner:
             await self._record_cost(job, provider, event)
             await deliver(ctx, job, provider, event)
         elif event.state is TaskState.FAILED:
-            kind = (event.error_kind or ErrorKind.UPSTREAM).value
             detail = f"{event.error_code or ''} {event.error_message or ''}".strip()
-            await fail_job(ctx, job, WAITING, kind, detail or "task failed")
+            reason = R.of_task(event.error_kind)
+            await fail_job(ctx, job, WAITING, reason, detail or "task failed")
         else:
             progress = event.progress if event.progress is not None else job.progress
             await ctx.store.set_fields(job.id, WAITING, progress=progress)
@@ -305,7 +304,7 @@ class JobRunner:
 
     async def _not_found(self, job: Job, provider: VideoProvider) -> None:
         ctx = self.ctx
-        if not provider.needs_public_image:
+        if provider.in_process:
             # An in-process provider forgets its tasks on restart: render again, at no cost.
             back = await ctx.store.transition(
                 job.id, WAITING, S.RESERVED, tried_providers=(), note="local task lost"
@@ -315,7 +314,7 @@ class JobRunner:
             return
         count = job.not_found_count + 1
         if count >= NOT_FOUND_LIMIT:
-            await fail_job(ctx, job, WAITING, "upstream", "provider no longer knows the task")
+            await fail_job(ctx, job, WAITING, R.UPSTREAM, "provider no longer knows the task")
             return
         await ctx.store.set_fields(job.id, WAITING, not_found_count=count)
         await self._schedule_poll(job)

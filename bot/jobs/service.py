@@ -386,9 +386,8 @@ class JobService:
         if done.job is None:
             return Reply(raw(lang, "cancel_too_late"), alert=True)
         provider = ctx.registry.get(job.provider or "")
-        stop = getattr(provider, "cancel", None)
-        if callable(stop) and job.task_id:
-            stop(job.task_id)  # the local renderer can really stop; remote ones cannot
+        if provider is not None and job.task_id:
+            provider.cancel(job.task_id)  # the local renderer can really stop; remote ones cannot
         log.info("job %s cancelled by user %s, refunded %s", job.id, job.user_id, done.refunded)
         crash_point("cancelled")
         ctx.metrics.credits("refunded", done.refunded)
@@ -462,7 +461,7 @@ def _photo_problem_text(
         PhotoProblem.DAMAGED: "photo_damaged",
     }.get(exc.problem, "photo_unreadable")
     details = {k: str(v) for k, v in exc.details.items()}
-    text = t(lang, key, model=model or "this model", **details)
+    text = t(lang, key, model=model or raw(lang, "this_model"), **details)
     return text if html else _plain(text)
 
 

@@ -89,6 +89,15 @@ class RemoteProvider:
             body_error=self._body_error,
         )
 
+    in_process = False
+
+    def cancel(self, task_id: str) -> bool:
+        """No vendor documents a cancel endpoint: the task runs on (and may be billed)."""
+        return False
+
+    def discard(self, task_id: str) -> None:
+        """Nothing of a remote task is kept here."""
+
     async def balance(self) -> float | None:
         """The account balance where the vendor documents an endpoint for it, else None."""
         return None

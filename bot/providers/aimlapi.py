@@ -88,7 +88,6 @@ def task_event(body: Mapping[str, Any], task_id: str) -> TaskEvent:
         "task_id": str(body.get("id") or task_id),
         "progress": P.as_progress(body.get("progress")),
         "cost": P.as_number(P.obj(P.obj(body.get("meta")).get("usage")).get("credits_used")),
-        "raw": dict(body),
     }
     if state is TaskState.SUCCEEDED:
         url = P.obj(body.get("video")).get("url")

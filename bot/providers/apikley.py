@@ -99,7 +99,6 @@ def task_event(body: Mapping[str, Any], task_id: str) -> TaskEvent:
         "task_id": str(data.get("taskId") or data.get("task_id") or task_id),
         "progress": P.as_progress(data.get("progress")),
         "cost": cost,
-        "raw": dict(body),
     }
     if state is TaskState.SUCCEEDED:
         result = parse_result(data.get("resultJson"))

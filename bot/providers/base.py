@@ -63,6 +63,9 @@ class VideoProvider(Protocol):
     result_retention_s: float | None
     # True when the provider documents English-only prompts
     english_only_prompts: bool
+    # True for the built-in renderer: it runs in this process, its tasks die with the process
+    # (re-rendered at no cost after a restart) and its result is a file on our disk
+    in_process: bool
 
     async def submit(self, request: VideoRequest) -> Submitted:
         """Create the task; raise a `ProviderError` on refusal."""
@@ -70,6 +73,19 @@ class VideoProvider(Protocol):
 
     async def query(self, task_id: str) -> TaskEvent:
         """Ask the provider where the task stands; raise a `ProviderError` on failure."""
+        ...
+
+    def cancel(self, task_id: str) -> bool:
+        """Stop the task if the provider can; True when it did (only the in-process renderer
+        can: remote vendors document no cancel)."""
+        ...
+
+    def discard(self, task_id: str) -> None:
+        """The task's result was delivered or given up: free what it holds (a file on disk)."""
+        ...
+
+    async def balance(self) -> float | None:
+        """The account balance where the vendor documents an endpoint for it, else None."""
         ...
 
     def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:

@@ -87,7 +87,6 @@ def task_event(task: Mapping[str, Any], *, provider: str = NAME) -> TaskEvent:
         "task_id": str(task.get("id") or ""),
         "progress": P.as_progress(task.get("progress")),
         "eta_s": P.as_int(info.get("estimated_time")),
-        "raw": dict(task),
     }
     if state is TaskState.SUCCEEDED:
         url = video_url(task)

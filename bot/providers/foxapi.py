@@ -70,7 +70,6 @@ def task_event(task: Mapping[str, Any], task_id: str) -> TaskEvent:
         "progress": P.as_progress(task.get("progress")),
         "eta_s": P.as_int(P.obj(task.get("task_info")).get("estimated_time")),
         "cost": P.as_number(P.obj(task.get("usage")).get("credits_reserved")),
-        "raw": dict(task),
     }
     if state is TaskState.SUCCEEDED:
         url = video_url(task)

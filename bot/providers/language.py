@@ -21,15 +21,11 @@ def prefer_for_prompt(candidates: Sequence[P], prompt: str) -> list[P]:
     English-only ones stay at the end as the last resort (the user was told before paying)."""
     if is_latin_script(prompt):
         return list(candidates)
-    free = [p for p in candidates if not getattr(p, "english_only_prompts", False)]
+    free = [p for p in candidates if not p.english_only_prompts]
     return free + [p for p in candidates if p not in free]
 
 
 def english_only_warning(providers: Sequence[VideoProvider], prompt: str) -> bool:
     """True when the job would go to an English-only provider with a non-Latin prompt."""
     ordered = prefer_for_prompt(providers, prompt)
-    return (
-        bool(ordered)
-        and getattr(ordered[0], "english_only_prompts", False)
-        and (not is_latin_script(prompt))
-    )
+    return bool(ordered) and ordered[0].english_only_prompts and (not is_latin_script(prompt))

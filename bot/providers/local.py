@@ -68,9 +68,10 @@ class _Task:
 
 
 class LocalProvider:
-    """Renders in-process with PyAV; implements `VideoProvider` plus `cancel` and `discard`."""
+    """Renders in-process with PyAV; the one `VideoProvider` that can really cancel."""
 
     name = NAME
+    in_process = True
     uses_callbacks = False
     needs_public_image = False
     result_retention_s: float | None = None  # a file on our disk: nothing expires
@@ -143,6 +144,10 @@ class LocalProvider:
             )
         remaining = max(1, round(task.eta_s * (100 - task.progress) / 100))
         return TaskEvent(task_id, task.state, progress=task.progress, eta_s=remaining)
+
+    async def balance(self) -> float | None:
+        """Rendering here costs the operator nothing: there is no balance."""
+        return None
 
     def callback_task_id(self, headers: Mapping[str, str], body: bytes) -> str:
         """The local provider never calls back, so every callback is refused."""

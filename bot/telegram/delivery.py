@@ -23,6 +23,7 @@ from bot.jobs.notify import fail_job, finish, refresh_status, target_of, title_o
 from bot.media.download import DownloadError, download_video
 from bot.media.probe import ProbeError, probe_video
 from bot.media.result import BrokenResult, PreparedVideo, prepare_result
+from bot.models import FailureReason as R
 from bot.models import Job, JobStatus, TaskEvent
 from bot.providers.base import VideoProvider
 from bot.storage.jobs import Credit
@@ -68,9 +69,8 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
         await _send(ctx, job, prepared, caption)
     finally:
         _cleanup(work)
-        discard = getattr(provider, "discard", None)
-        if callable(discard) and job.task_id:
-            discard(job.task_id)
+        if job.task_id:
+            provider.discard(job.task_id)
 
 
 async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Path | None:
@@ -79,7 +79,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
     if event.video_path is not None:
         return event.video_path
     if not event.video_url:
-        await fail_job(ctx, job, {S.DOWNLOADING}, "download", "finished task without a video URL")
+        await fail_job(ctx, job, {S.DOWNLOADING}, R.DOWNLOAD, "finished task without a video URL")
         return None
     dest = work / "video.mp4"
     settings = ctx.settings
@@ -96,7 +96,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
             )
     except DownloadError as exc:
         # Too large to receive, endless, too slow or not a video: nobody pays for it.
-        await fail_job(ctx, job, {S.DOWNLOADING}, "download", str(exc))
+        await fail_job(ctx, job, {S.DOWNLOADING}, R.DOWNLOAD, str(exc))
         return None
     log.info(
         "job %s downloaded %d bytes: user=%s provider=%s task=%s",
@@ -107,7 +107,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
         try:
             await asyncio.to_thread(probe_video, dest)
         except ProbeError as exc:
-            await fail_job(ctx, job, {S.DOWNLOADING}, "download", f"unreadable video: {exc}")
+            await fail_job(ctx, job, {S.DOWNLOADING}, R.DOWNLOAD, f"unreadable video: {exc}")
             return None
         await _send_link(ctx, job, event.video_url, size)
         return None
@@ -128,7 +128,7 @@ async def _attempted_too_often(ctx: JobContext, job: Job) -> bool:
     if interrupted < MAX_DELIVERY_CLAIMS:
         return False
     detail = f"delivery interrupted {interrupted} times before sending"
-    await fail_job(ctx, job, {S.DOWNLOADING}, "send", detail)
+    await fail_job(ctx, job, {S.DOWNLOADING}, R.SEND, detail)
     return True
 
 
@@ -154,7 +154,7 @@ async def _checked(
         "job %s: broken result, not delivered: provider=%s task=%s reason=%s",
         job.id, job.provider, job.task_id, reason,
     )  # fmt: skip
-    await fail_job(ctx, job, {S.DOWNLOADING}, "broken_result", reason)
+    await fail_job(ctx, job, {S.DOWNLOADING}, R.BROKEN_RESULT, reason)
     return None
 
 
@@ -187,7 +187,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo, caption: str
         if await _lost_or_gone(ctx, job, path, exc):
             return
         if not isinstance(exc, BadRequest):
-            await fail_job(ctx, job, {S.SENDING}, "send", f"{type(exc).__name__}: {exc}")
+            await fail_job(ctx, job, {S.SENDING}, R.SEND, f"{type(exc).__name__}: {exc}")
             return
         # Something about the extras (thumbnail, dimensions) may be what Telegram refused:
         # the video itself matters more, so try once more with the bare file.
@@ -199,7 +199,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo, caption: str
             )  # fmt: skip
         except TelegramError as again:
             if not await _lost_or_gone(ctx, job, path, again):
-                await fail_job(ctx, job, {S.SENDING}, "send", str(again))
+                await fail_job(ctx, job, {S.SENDING}, R.SEND, str(again))
             return
     crash_point("after_send")
     ctx.metrics.delivered(path.stat().st_size, time.monotonic() - started)
@@ -269,7 +269,7 @@ async def _chat_gone(ctx: JobContext, job: Job, path: Path, exc: TelegramError) 
     ends at once (refunded: the user did not get it), nothing more is sent there, and the
     video is kept so that /resend delivers it once the user is back."""
     keep_video(ctx.settings.work_dir, job.id, path)
-    await fail_job(ctx, job, {S.SENDING}, "send", str(exc), reach_user=False)
+    await fail_job(ctx, job, {S.SENDING}, R.SEND, str(exc), reach_user=False)
 
 
 async def _send_link(ctx: JobContext, job: Job, url: str, size: int) -> None:

@@ -2,49 +2,97 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
 from bot.ids import parse_id
+from bot.models import FailureReason
 from bot.texts import credits_label, option_value_label, raw, t
 
 SEP = "|"
-# "p" (the old "No prompt" button) is still parsed: such buttons exist in chats.
-# "d": Again with the same seed (issue 11).
-VERBS = frozenset({"o", "m", "g", "x", "r", "a", "c", "p", "l", "e", "s", "t", "d"})
 MAX_CALLBACK_BYTES = 64
+
+
+class Verb(StrEnum):
+    """What a button does. The one-letter values are the wire format of buttons already sent
+    to chats (they keep working); the names are what the code says."""
+
+    OPTION = "o"  # o|<job>|<option>|<value>
+    MODEL = "m"  # m|<job>|<model>
+    GENERATE = "g"
+    NO_PROMPT = "p"  # the old "No prompt" button: generate, the model improvises
+    CANCEL = "x"
+    EXPAND = "e"  # "More options"
+    RETRY = "r"
+    AGAIN = "a"
+    CHANGE = "c"  # Again, with a new description or other options
+    SAME_SEED = "d"  # issue 11: Again, same seed
+    RESEND = "s"  # /jobs: send a video again
+    LANGUAGE = "l"  # l|<code> (old buttons: l|0|<code>)
+    PRESET = "t"  # t|<preset> (old buttons: t|0|<preset>)
+
+
+# How many arguments each job verb carries after the job id.
+ARITY: dict[Verb, int] = {Verb.OPTION: 2, Verb.MODEL: 1}
+CHOICE_VERBS = frozenset({Verb.LANGUAGE, Verb.PRESET})  # about the user, not about a job
 
 
 @dataclass(frozen=True)
 class Action:
-    """Parsed callback data: verb, job id and up to two arguments."""
+    """Parsed callback data of a job button: verb, job id and its arguments."""
 
-    verb: str
+    verb: Verb
     job_id: int
     args: tuple[str, ...]
 
 
-def encode(verb: str, job_id: int, *args: str) -> str:
-    data = SEP.join((verb, str(job_id), *args))
+def encode(verb: Verb, job_id: int, *args: str) -> str:
+    return _checked(SEP.join((Verb(verb).value, str(job_id), *args)))
+
+
+def encode_choice(verb: Verb, value: str) -> str:
+    """A button that is about no job (a language, a preset): `verb|value`."""
+    return _checked(SEP.join((Verb(verb).value, value)))
+
+
+def _checked(data: str) -> str:
     if len(data.encode()) > MAX_CALLBACK_BYTES:
         raise ValueError(f"callback data too long: {data!r}")
     return data
 
 
+def job_pattern(verb: Verb) -> re.Pattern[str]:
+    """What a `CallbackQueryHandler` for a job verb matches: verb, job id, its arguments."""
+    args = rf"(?:\|[^|]+){{{ARITY.get(verb, 0)}}}"
+    return re.compile(rf"^{re.escape(verb.value)}\|\d+{args}$")
+
+
+def choice_pattern(verb: Verb) -> re.Pattern[str]:
+    """`verb|value`, or `verb|0|value` as sent before the fake job id 0 was dropped."""
+    return re.compile(rf"^{re.escape(verb.value)}\|(?:0\|)?(?P<value>[^|]+)$")
+
+
 def parse(data: str | None) -> Action | None:
-    """Parse callback data; None for anything we did not make (stale or forged buttons)."""
+    """Parse a job button's data; None for anything we did not make (stale or forged buttons)."""
     if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
         return None
     parts = data.split(SEP)
-    # 0 is the job id of buttons that belong to no job (the language choice).
-    job_id = parse_id(parts[1], minimum=0) if 2 <= len(parts) <= 4 else None
-    if job_id is None or parts[0] not in VERBS:
+    if len(parts) < 2 or parts[0] not in _JOB_VERBS:
         return None
-    return Action(parts[0], job_id, tuple(parts[2:]))
+    job_id = parse_id(parts[1])  # ASCII digits within int64 only ("²" is no id)
+    verb = Verb(parts[0])
+    if job_id is None or len(parts) - 2 != ARITY.get(verb, 0):
+        return None
+    return Action(verb, job_id, tuple(parts[2:]))
+
+
+_JOB_VERBS = frozenset(v.value for v in Verb if v not in CHOICE_VERBS)
 
 
 MAX_PER_ROW = 3  # more buttons than this in a row and a phone cuts their labels
@@ -91,8 +139,12 @@ def options_keyboard(lang: str, layout: OptionsLayout) -> InlineKeyboardMarkup:
     if layout.compact:
         rows.append(
             [
-                InlineKeyboardButton(raw(lang, "btn_more"), callback_data=encode("e", job_id)),
-                InlineKeyboardButton(raw(lang, "btn_cancel"), callback_data=encode("x", job_id)),
+                InlineKeyboardButton(
+                    raw(lang, "btn_more"), callback_data=encode(Verb.EXPAND, job_id)
+                ),
+                InlineKeyboardButton(
+                    raw(lang, "btn_cancel"), callback_data=encode(Verb.CANCEL, job_id)
+                ),
             ]
         )
         rows.append([_generate_button(lang, job_id, layout.price)])
@@ -101,7 +153,7 @@ def options_keyboard(lang: str, layout: OptionsLayout) -> InlineKeyboardMarkup:
         models = [
             InlineKeyboardButton(
                 _model_label(spec.title, chosen=key == layout.model, unfit=key in layout.unfit),
-                callback_data=encode("m", job_id, key),
+                callback_data=encode(Verb.MODEL, job_id, key),
             )
             for key, spec in layout.models.items()
         ]
@@ -110,7 +162,7 @@ def options_keyboard(lang: str, layout: OptionsLayout) -> InlineKeyboardMarkup:
         values = [
             InlineKeyboardButton(
                 _value_label(lang, option.name, value, layout),
-                callback_data=encode("o", job_id, option.name, value),
+                callback_data=encode(Verb.OPTION, job_id, option.name, value),
             )
             for value in option.values
             if (option.name, value) not in layout.hidden
@@ -118,7 +170,9 @@ def options_keyboard(lang: str, layout: OptionsLayout) -> InlineKeyboardMarkup:
         if len(values) > 1:
             rows += rows_of(values)
     rows.append([_generate_button(lang, job_id, layout.price)])
-    rows.append([InlineKeyboardButton(raw(lang, "btn_cancel"), callback_data=encode("x", job_id))])
+    rows.append(
+        [InlineKeyboardButton(raw(lang, "btn_cancel"), callback_data=encode(Verb.CANCEL, job_id))]
+    )
     return InlineKeyboardMarkup(rows)
 
 
@@ -139,26 +193,34 @@ def _value_label(lang: str, name: str, value: str, layout: OptionsLayout) -> str
 def _generate_button(lang: str, job_id: int, price: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(
         t(lang, "btn_generate", price=credits_label(lang, price)),
-        callback_data=encode("g", job_id),
+        callback_data=encode(Verb.GENERATE, job_id),
     )
 
 
 def status_keyboard(lang: str, job_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(raw(lang, "btn_cancel"), callback_data=encode("x", job_id))]]
+        [
+            [
+                InlineKeyboardButton(
+                    raw(lang, "btn_cancel"), callback_data=encode(Verb.CANCEL, job_id)
+                )
+            ]
+        ]
     )
 
 
-def retry_keyboard(lang: str, job_id: int, *, cause: str = "") -> InlineKeyboardMarkup:
+def retry_keyboard(
+    lang: str, job_id: int, *, cause: FailureReason | None = None
+) -> InlineKeyboardMarkup:
     """After a failure, the button that fits its cause: a refused description gets a new one,
     a photo the service could not use gets the options (another model), anything else Try again.
     """
-    if cause == "content_policy":
-        label, verb = raw(lang, "btn_new_description"), "c"
-    elif cause == "validation":
-        label, verb = raw(lang, "btn_change"), "c"
+    if cause is FailureReason.CONTENT_POLICY:
+        label, verb = raw(lang, "btn_new_description"), Verb.CHANGE
+    elif cause is FailureReason.VALIDATION:
+        label, verb = raw(lang, "btn_change"), Verb.CHANGE
     else:
-        label, verb = raw(lang, "btn_retry"), "r"
+        label, verb = raw(lang, "btn_retry"), Verb.RETRY
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=encode(verb, job_id))]]
     )
@@ -173,8 +235,12 @@ def delivered_keyboard(lang: str, job_id: int, price: int | None = None) -> Inli
     )
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(again, callback_data=encode("a", job_id))],
-            [InlineKeyboardButton(raw(lang, "btn_change"), callback_data=encode("c", job_id))],
+            [InlineKeyboardButton(again, callback_data=encode(Verb.AGAIN, job_id))],
+            [
+                InlineKeyboardButton(
+                    raw(lang, "btn_change"), callback_data=encode(Verb.CHANGE, job_id)
+                )
+            ],
         ]
     )
 
@@ -187,15 +253,17 @@ def with_same_seed(
     if seed is None:
         return markup
     button = InlineKeyboardButton(
-        raw(lang, "btn_again_same_seed"), callback_data=encode("d", job_id)
+        raw(lang, "btn_again_same_seed"), callback_data=encode(Verb.SAME_SEED, job_id)
     )
     return InlineKeyboardMarkup([*markup.inline_keyboard, [button]])
 
 
 def presets_keyboard(lang: str, keys: Sequence[str]) -> InlineKeyboardMarkup:
-    """/start: one-tap descriptions for the next photo (`t|0|<preset>`)."""
+    """/start: one-tap descriptions for the next photo (`t|<preset>`)."""
     buttons = [
-        InlineKeyboardButton(raw(lang, f"preset_{key}"), callback_data=encode("t", 0, key))
+        InlineKeyboardButton(
+            raw(lang, f"preset_{key}"), callback_data=encode_choice(Verb.PRESET, key)
+        )
         for key in keys
     ]
     return InlineKeyboardMarkup(rows_of(buttons, 2))
@@ -205,7 +273,7 @@ def resend_keyboard(lang: str, entries: Sequence[tuple[int, int]]) -> InlineKeyb
     """/jobs: a "Send again" button per delivered video, as (number shown, job id)."""
     buttons = [
         InlineKeyboardButton(
-            t(lang, "btn_send_again", n=number), callback_data=encode("s", job_id)
+            t(lang, "btn_send_again", n=number), callback_data=encode(Verb.RESEND, job_id)
         )
         for number, job_id in entries
     ]

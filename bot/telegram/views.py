@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardMarkup
 
 from bot.catalog import ModelSpec
-from bot.models import ErrorKind, Job, JobStatus
+from bot.models import FailureReason, Job, JobStatus
 from bot.storage import Balance
 from bot.telegram import keyboards
-from bot.texts import credits_label, cut, describe_options, duration_label, raw, t
+from bot.texts import Markup, credits_label, cut, describe_options, duration_label, escaped, raw, t
 
 CAPTION_LIMIT = 1024
 PROMPT_PREVIEW = 300
@@ -23,9 +23,11 @@ def price_label(lang: str, price: int) -> str:
     return credits_label(lang, price)
 
 
-def prompt_preview(lang: str, prompt: str) -> str:
+def prompt_preview(lang: str, prompt: str) -> Markup:
     """The prompt for display, already escaped; a placeholder when empty."""
-    return _escape(cut(prompt, PROMPT_PREVIEW)) if prompt.strip() else raw(lang, "no_prompt")
+    return (
+        escaped(cut(prompt, PROMPT_PREVIEW)) if prompt.strip() else Markup(raw(lang, "no_prompt"))
+    )
 
 
 # How long a model usually takes, shown before anyone pays (the providers' own estimates:
@@ -56,7 +58,7 @@ def options_view(
     if job.prompt.strip():
         prompt = prompt_preview(lang, job.prompt)
     else:
-        prompt = raw(lang, "prompt_needed" if spec.prompt_required else "no_prompt")
+        prompt = Markup(raw(lang, "prompt_needed" if spec.prompt_required else "no_prompt"))
     fields = {
         # in the keyboard's order: style, length, quality
         "summary": describe_options(
@@ -67,12 +69,11 @@ def options_view(
         "price": price_label(lang, price),
     }
     if scene.owner is not None:
-        text = t(lang, "options_group", prompt="\x00", owner=_name(scene.owner), **fields)
+        text = t(lang, "options_group", prompt=prompt, owner=_name(scene.owner), **fields)
     else:
         unlimited = scene.balance is None or scene.balance.unlimited
         total = "∞" if unlimited or scene.balance is None else str(scene.balance.total)
-        text = t(lang, "options", prompt="\x00", balance=total, **fields)
-    text = text.replace("\x00", prompt)
+        text = t(lang, "options", prompt=prompt, balance=total, **fields)
     width, height = job.photo_width, job.photo_height
     if not fits(spec, width, height):  # said here, before Generate, not only in an alert
         text += "\n\n" + _unfit_text(lang, spec, width, height)
@@ -135,9 +136,11 @@ def status_text(
     refunded: int = 0,
     now: float | None = None,
     owner: str | None = None,
+    in_process: bool = False,
 ) -> str:
-    """The status message body for a job in any state; in groups `owner` names whose it is."""
-    text = _status_body(job, title, refunded=refunded, now=now)
+    """The status message body for a job in any state; in groups `owner` names whose it is;
+    `in_process`: the job's provider is the built-in renderer (nothing to download)."""
+    text = _status_body(job, title, refunded=refunded, now=now, in_process=in_process)
     if owner is None or job.status.is_terminal:
         return text
     first, _, rest = text.partition("\n")
@@ -145,16 +148,17 @@ def status_text(
     return f"{first}{suffix}\n{rest}" if rest else f"{first}{suffix}"
 
 
-def _status_body(job: Job, title: str, *, refunded: int, now: float | None) -> str:
+def _status_body(
+    job: Job, title: str, *, refunded: int, now: float | None, in_process: bool
+) -> str:
     lang = job.language
     opts = describe_options(lang, job.options)
     now = time.time() if now is None else now
     refund = t(lang, "refunded", credits=credits_label(lang, refunded)) if refunded else ""
     match job.status:
         case JobStatus.RESERVED | JobStatus.SUBMITTING:
-            return t(lang, "status_reserved", model=title, options=opts, prompt="\x00").replace(
-                "\x00", prompt_preview(lang, job.prompt)
-            )
+            preview = prompt_preview(lang, job.prompt)
+            return t(lang, "status_reserved", model=title, options=opts, prompt=preview)
         case JobStatus.SUBMITTED:
             started = job.submitted_at or job.created_at
             eta = ""
@@ -170,11 +174,11 @@ def _status_body(job: Job, title: str, *, refunded: int, now: float | None) -> s
                 eta=eta,
                 model=title,
                 options=opts,
-                prompt="\x00",
-            ).replace("\x00", prompt_preview(lang, job.prompt))
+                prompt=prompt_preview(lang, job.prompt),
+            )
         case JobStatus.DOWNLOADING:
-            # The local renderer's video is already on disk: nothing is downloaded.
-            key = "status_preparing" if job.provider == "local" else "status_downloading"
+            # The in-process renderer's video is already on disk: nothing is downloaded.
+            key = "status_preparing" if in_process else "status_downloading"
             return t(lang, key, model=title, options=opts)
         case JobStatus.SENDING:
             return t(lang, "status_sending", model=title, options=opts)
@@ -188,28 +192,32 @@ def _status_body(job: Job, title: str, *, refunded: int, now: float | None) -> s
             return t(lang, "status_failed", reason=failure_reason(job), refund=refund)
 
 
+# The user's words for each failure reason; every other reason reads as the provider's problem.
+FAILURE_TEXTS: dict[FailureReason, str] = {
+    FailureReason.CONTENT_POLICY: "fail_content_policy",
+    FailureReason.VALIDATION: "fail_validation",
+    FailureReason.PROMPT: "fail_prompt",  # issue 11
+    FailureReason.TIMEOUT: "fail_timeout",
+    FailureReason.UPSTREAM: "fail_upstream",
+    FailureReason.UNAVAILABLE: "fail_unavailable",
+    FailureReason.UNKNOWN_OUTCOME: "fail_unknown_outcome",
+    FailureReason.DOWNLOAD: "fail_download",
+    FailureReason.BROKEN_RESULT: "fail_broken_result",  # issue 10
+    FailureReason.SEND: "fail_send",
+}
+
+
 def failure_reason(job: Job) -> str:
-    lang = job.language
-    key = {
-        ErrorKind.CONTENT_POLICY.value: "fail_content_policy",
-        ErrorKind.VALIDATION.value: "fail_validation",
-        ErrorKind.TIMEOUT.value: "fail_timeout",
-        ErrorKind.UPSTREAM.value: "fail_upstream",
-        "unavailable": "fail_unavailable",
-        "prompt": "fail_prompt",  # issue 11
-        "unknown_outcome": "fail_unknown_outcome",
-        "download": "fail_download",
-        "send": "fail_send",
-        "broken_result": "fail_broken_result",  # issue 10
-    }.get(job.error_kind or "", "fail_upstream")
-    return raw(lang, key)
+    failure = job.failure
+    key = FAILURE_TEXTS.get(failure, "fail_upstream") if failure else "fail_upstream"
+    return raw(job.language, key)
 
 
 def status_markup(job: Job) -> InlineKeyboardMarkup | None:
     if job.status in (JobStatus.RESERVED, JobStatus.SUBMITTING, JobStatus.SUBMITTED):
         return keyboards.status_keyboard(job.language, job.id)
     if job.status in (JobStatus.FAILED, JobStatus.EXPIRED):
-        return keyboards.retry_keyboard(job.language, job.id, cause=job.error_kind or "")
+        return keyboards.retry_keyboard(job.language, job.id, cause=job.failure)
     return None
 
 
@@ -223,15 +231,15 @@ def caption(job: Job, title: str) -> str:
     """Prompt + options under the video, escaped, within Telegram's 1024 characters."""
     lang = job.language
     opts = describe_options(lang, job.options)
-    frame = t(lang, "caption", prompt="\x00", model=title, options=opts)
     prompt = job.prompt.strip()
     if not prompt:  # no description: the model and options alone, not "🎬 🎬"
-        return frame.replace("\x00\n", "")[:CAPTION_LIMIT]
-    return fill_bounded(frame, prompt, CAPTION_LIMIT)
+        return t(lang, "caption_no_prompt", model=title, options=opts)[:CAPTION_LIMIT]
+    room = CAPTION_LIMIT - len(t(lang, "caption", prompt=Markup(""), model=title, options=opts))
+    return t(lang, "caption", prompt=bounded(prompt, room), model=title, options=opts)
 
 
-def fill_bounded(frame: str, text: str, limit: int, *, empty: str = "") -> str:
-    """`frame` (HTML with one NUL placeholder) with the plain `text` escaped into it.
+def bounded(text: str, room: int) -> Markup:
+    """The plain `text` cut to `room` visible characters, then escaped.
 
     Telegram's limits count the text *after* entity parsing, where `&amp;` is one character and
     tags are none, so the visible length is at most the markup length. The user text is cut to the
@@ -239,10 +247,15 @@ def fill_bounded(frame: str, text: str, limit: int, *, empty: str = "") -> str:
     (escaping can multiply its length by five, which must never feed back into the cut), and
     the markup is never sliced, so a tag or an entity is never cut in half.
     """
+    return escaped(cut(text[: room + 1], room)) if room > 0 else Markup("")
+
+
+def fill_bounded(frame: str, text: str, limit: int, *, empty: str = "") -> str:
+    """`frame` (HTML with one NUL placeholder) with `text` put in by `bounded`."""
     room = limit - (len(frame) - 1)
     if not text or room <= 0:
         return frame.replace("\x00", empty)
-    return frame.replace("\x00", _escape(cut(text[: room + 1], room)))
+    return frame.replace("\x00", bounded(text, room))
 
 
 def _escape(text: str) -> str:

@@ -1,7 +1,8 @@
 """Every user-visible string, per language, and the functions that fill them in (HTML-escaped).
 
 Strings are `str.format` templates in HTML (the bot's default parse mode). `t()` escapes every
-string argument, so user text (prompts, names) can never break the markup or inject tags.
+string argument, so user text (prompts, names) can never break the markup or inject tags; the one
+exception is a `Markup`, text that is HTML already and says so in its type.
 Add a language by adding a dict with the same keys (a test checks that every key exists).
 """
 
@@ -24,10 +25,26 @@ def language_for(code: str | None) -> str:
     return base if base in CATALOGS else DEFAULT_LANGUAGE
 
 
+class Markup(str):
+    """Text that is already safe HTML (escaped on purpose, or one of our own templates):
+    `t()` inserts it as it is. Make one with `escaped()` or `Markup(raw(...))`."""
+
+    __slots__ = ()
+
+
+def escaped(text: str) -> Markup:
+    """Plain text (a user's prompt) made safe to insert as HTML."""
+    return Markup(html.escape(text, quote=False))
+
+
 def t(lang: str, key: str, **kwargs: Any) -> str:
-    """The text `key` in `lang` (English when missing), with arguments HTML-escaped."""
+    """The text `key` in `lang` (English when missing), with arguments HTML-escaped (a `Markup`
+    argument is inserted as it is)."""
     template = CATALOGS.get(lang, EN).get(key) or EN[key]
-    safe = {k: html.escape(v, quote=False) if isinstance(v, str) else v for k, v in kwargs.items()}
+    safe = {
+        k: html.escape(v, quote=False) if isinstance(v, str) and not isinstance(v, Markup) else v
+        for k, v in kwargs.items()
+    }
     return template.format(**safe)
 
 

@@ -61,7 +61,6 @@ EN: dict[str, str] = {
         "✍️ What should happen in the video? Reply with a short description, or just press "
         "Generate and the model will decide."
     ),
-    "credits_n": "{n} credit(s)",
     "credit_one": "{n} credit",
     "credit_few": "{n} credits",
     "credit_many": "{n} credits",
@@ -74,8 +73,6 @@ EN: dict[str, str] = {
     "btn_retry": "🔁 Try again",
     "btn_again": "🔁 Again · {price}",
     "btn_change": "⚙️ Change options",
-    "btn_no_prompt": "No prompt",
-    "row_model": "Model",
     "status_reserved": "⏳ <b>Queued</b> · {model} · {options}\nPrompt: {prompt}",
     "status_submitted": (
         "🎨 <b>Generating</b>{progress} · {elapsed} elapsed{eta}\n{model} · {options}\n"
@@ -107,7 +104,6 @@ EN: dict[str, str] = {
     ),
     "fail_download": "I could not download the finished video. Please try again.",
     "fail_send": "Telegram refused the video. Please try again.",
-    "fail_photo": "your photo could not be prepared ({detail}).",
     "too_big_link": (
         "📦 The video is {size_mb} MB, more than Telegram lets bots upload (50 MB). "
         "Download it here (the link works until {expires}):\n{url}"
@@ -349,4 +345,7 @@ EN: dict[str, str] = {
         "You already have {n} photos waiting for ▶️ Generate. Generate one of them, or wait "
         "a few hours until they expire, then send this photo again."
     ),
+    # issue 12: a house a newcomer can read
+    "caption_no_prompt": "🎬 <i>{model} · {options}</i>",
+    "this_model": "this model",
 }
