@@ -7,7 +7,6 @@ from typing import Any
 from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
-from handlers.context import SERVICE_KEY
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import buttons
 from tests.provider_e2e_helpers import choose, ledger, only_job, open_options
@@ -15,7 +14,7 @@ from tests.provider_e2e_helpers import choose, ledger, only_job, open_options
 
 def _service(runtime: BotRuntime) -> Any:
     assert runtime.app is not None
-    return runtime.app.bot_data[SERVICE_KEY]
+    return runtime.services.jobs
 
 
 async def test_generate_that_read_the_draft_before_an_option_press_charges_the_new_price(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 from telegram import Update
@@ -22,12 +23,13 @@ from bot.storage.updates import UpdateLog
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = 1000  # recorded updates between two prunes of old handled ones
-REPLAYED_KEY = "replayed_updates"  # bot_data: ids of updates handled again after a restart
+# Per application: the ids of updates handled again from the record after a restart.
+_replayed: weakref.WeakKeyDictionary[Any, set[int]] = weakref.WeakKeyDictionary()
 
 
 def is_replay(update: Update, context: Any) -> bool:
     """Whether this update is handled again from the record after a restart."""
-    return update.update_id in context.bot_data.get(REPLAYED_KEY, ())
+    return update.update_id in _replayed.get(context.application, ())
 
 
 def parse_update(data: dict[str, Any], bot: Any) -> Update | None:
@@ -108,7 +110,7 @@ async def replay(app: Application[Any, Any, Any, Any, Any, Any], updates: Update
     """Put every recorded but unhandled update back into the queue; returns how many."""
     queue = app.update_queue
     pending = await updates.unhandled()
-    replayed: set[int] = app.bot_data.setdefault(REPLAYED_KEY, set())
+    replayed = _replayed.setdefault(app, set())
     for body in pending:
         update = Update.de_json(body, app.bot)
         replayed.add(update.update_id)
