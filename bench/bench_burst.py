@@ -136,6 +136,7 @@ async def main() -> None:
                     "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{proxy_port}",
                     "TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{env['HTTP_PORT']}/tg-hook",
                     "TELEGRAM_WEBHOOK_SECRET": "bench-webhook-secret",
+                    "TELEGRAM_LOCAL_MODE": "true",  # plain http:// webhook on 127.0.0.1
                     "DAILY_QUOTA": "5",
                 }
                 async with bot_process(env, workdir):

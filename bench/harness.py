@@ -114,8 +114,10 @@ def video_with_sound(size: int) -> bytes:
 
 @asynccontextmanager
 async def fakes() -> AsyncIterator[tuple[FakeBotApi, EvolinkFake]]:
-    tg = FakeBotApi(TOKEN)
-    evolink = EvolinkFake(time_scale=0.01)
+    # local_mode: the benchmarks' webhooks are plain http:// on 127.0.0.1, which only a local Bot
+    # API server delivers to; loopback_callbacks: the fake calls the bot back on 127.0.0.1.
+    tg = FakeBotApi(TOKEN, local_mode=True)
+    evolink = EvolinkFake(time_scale=0.01, loopback_callbacks=True)
     await tg.start()
     await evolink.start()
     try:
