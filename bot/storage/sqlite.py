@@ -14,6 +14,8 @@ import aiosqlite
 
 from bot.storage.db import MIGRATIONS, Executed, Params, Row, migration_statements
 
+WAL_ATTEMPTS = 50  # 5 s of retries while another process opens the same file
+
 log = logging.getLogger(__name__)
 
 
@@ -51,12 +53,24 @@ class SqliteEngine:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(self.path, isolation_level=None)
         self._conn.row_factory = aiosqlite.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA busy_timeout=5000")
+        await self._wal()
         # FULL: a committed credit movement survives even a power cut, not only kill -9.
         await self._conn.execute("PRAGMA synchronous=FULL")
         await self._conn.execute("PRAGMA foreign_keys=ON")
-        await self._conn.execute("PRAGMA busy_timeout=5000")
         await self._migrate()
+
+    async def _wal(self) -> None:
+        """Switch to WAL. Switching needs the file to itself, and SQLite answers "locked" at once
+        (no busy wait) while another process opens or migrates it: try again for a while."""
+        for attempt in range(WAL_ATTEMPTS):
+            try:
+                await self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.1)
 
     async def claim_polling(self) -> bool:
         return True  # one process per SQLite file
