@@ -80,3 +80,14 @@ async def _wait_once(
     if await ctx.store.due_for_poll(ctx.clock()) and await poller.poll_once():
         waited = True  # a due poll is work the bot would do next: let it happen
     return waited
+
+
+async def bot_tasks_done(runtime: BotRuntime) -> None:
+    """The narrower wait: every task the bot spawned has finished (its endless loops aside).
+
+    For tests that only need the bot's own work done (no fake to drain, no due poll to run)."""
+    assert runtime.ctx is not None
+    while busy := [
+        t for t in runtime.ctx.tasks if t.get_name() not in BACKGROUND_LOOPS and not t.done()
+    ]:
+        await asyncio.wait(busy, timeout=10)

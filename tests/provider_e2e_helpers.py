@@ -20,7 +20,7 @@ import pytest
 
 from bot.models import Job, JobStatus
 from bot.providers import _http
-from bot.runtime import BACKGROUND_LOOPS, BotRuntime
+from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.bot_api.wire import Call
 from bot.testing.providers import (
@@ -32,6 +32,7 @@ from bot.testing.providers import (
 )
 from bot.testing.sample_media import make_sample_photo
 from tests.e2e_helpers import buttons, is_options_message
+from tests.idle_barrier import bot_tasks_done
 
 Json = dict[str, Any]
 TIME_SCALE = 0.01
@@ -366,15 +367,6 @@ def callback_url(runtime: BotRuntime, vendor: str, job: Job) -> str:
     return f"{base}/callbacks/{vendor}/{job.id}-{job.callback_secret}"
 
 
-LOOPS = BACKGROUND_LOOPS  # the bot's endless loops: never "finished"
-
-
 async def wait_idle(runtime: BotRuntime) -> None:
-    """Every background task the bot started has finished (the poller loop aside): what an
-    "exactly once" or "nothing else happened" assertion waits for."""
-    assert runtime.ctx is not None
-    while True:
-        busy = [t for t in runtime.ctx.tasks if t.get_name() not in LOOPS and not t.done()]
-        if not busy:
-            return
-        await asyncio.wait(busy, timeout=10)
+    """Every background task the bot started has finished (the endless loops aside)."""
+    await bot_tasks_done(runtime)

@@ -3,14 +3,14 @@ user's first delivered video, once; never for oneself, never for an existing use
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from bot.runtime import BACKGROUND_LOOPS, BotRuntime
+from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import OTHER_USER, USER, BotFactory
 from tests.e2e_helpers import button, press
+from tests.idle_barrier import bot_tasks_done
 from tests.lifecycle_support import open_options, wait_text
 from tests.payments_support import bot_idle, ledger_rows, texts_to, wait_message
 
@@ -72,9 +72,7 @@ async def test_both_get_the_bonus_once_after_the_first_video(
 
 async def runtime_idle_after_delivery(runtime: BotRuntime) -> None:
     """The delivery hook runs in the job's background task: wait for those tasks too."""
-    assert runtime.ctx is not None
-    while busy := [t for t in runtime.ctx.tasks if t.get_name() not in BACKGROUND_LOOPS]:
-        await asyncio.wait(busy)
+    await bot_tasks_done(runtime)
 
 
 async def test_no_bonus_for_oneself_or_for_an_existing_user(

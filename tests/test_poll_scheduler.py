@@ -7,11 +7,11 @@ import asyncio
 
 from bot.jobs.poller import DEFAULT_RATE, QueryRates
 from bot.jobs.runner import CALLBACK_FALLBACK_FACTOR
-from bot.runtime import BACKGROUND_LOOPS
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
+from tests.idle_barrier import bot_tasks_done
 
 
 def test_query_budget_never_exceeds_the_providers_rate() -> None:
@@ -48,6 +48,5 @@ async def test_a_callback_provider_falls_back_to_slow_polling(
         task = await evolink.wait_task()
         evolink.succeed(task.id)
         await tg.wait_call("sendVideo", timeout=20)
-        while busy := [t for t in rt.ctx.tasks if t.get_name() not in BACKGROUND_LOOPS]:
-            await asyncio.wait(busy, timeout=10)
+        await bot_tasks_done(rt)
         assert rt.runner._locks == {}, "a finished job keeps no per-job lock"

@@ -13,13 +13,14 @@ import httpx
 import pytest
 
 from bot.models import Job
-from bot.runtime import BACKGROUND_LOOPS, BotRuntime
+from bot.runtime import BotRuntime
 from bot.storage.sqlite import SqliteEngine
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from bot.web import BODY_TIMEOUT_S, HEADER_TIMEOUT_S
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
+from tests.idle_barrier import bot_tasks_done
 
 ODD_TOKENS = [
     "²-" + "A" * 32,  # a Unicode digit: str.isdigit() says yes, int() says no
@@ -49,9 +50,7 @@ async def submitted_job(tg: FakeBotApi, evolink: EvolinkFake, runtime: BotRuntim
 
 async def wait_bot_idle(runtime: BotRuntime) -> None:
     """Every background task of the bot finished, except its endless poller loop."""
-    assert runtime.ctx is not None
-    while busy := [t for t in runtime.ctx.tasks if t.get_name() not in BACKGROUND_LOOPS]:
-        await asyncio.wait(busy, timeout=10)
+    await bot_tasks_done(runtime)
 
 
 @asynccontextmanager
