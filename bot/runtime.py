@@ -168,7 +168,7 @@ class BotRuntime:
         bot_data = app.bot_data
         assert isinstance(bot_data, BotData)
         bot_data.wire(self.services)
-        ctx.on_delivered.append(payment_handlers.referral_notifier(app))
+        ctx.board.on_delivered(payment_handlers.referral_notifier(app))
         # issue 15: the payment handlers come ahead of the catch-alls of `handlers.register`.
         payment_handlers.register(app, s.admin_user_ids)
         handlers.register(app, s.admin_user_ids)
@@ -182,9 +182,9 @@ class BotRuntime:
         await replay(app, self.update_log)  # what a dead process took from Telegram
         await self._start_updates()
         self.poller.resume(resubmit)
-        ctx.spawn(self.poller.run(), "poller")  # the names are BACKGROUND_LOOPS
-        ctx.spawn(self.balances.run(), "balances")
-        ctx.spawn(self._heartbeats(), "replica-heartbeat")
+        ctx.tasks.spawn(self.poller.run(), "poller")  # the names are BACKGROUND_LOOPS
+        ctx.tasks.spawn(self.balances.run(), "balances")
+        ctx.tasks.spawn(self._heartbeats(), "replica-heartbeat")
         await self._set_commands()
         log.info(
             "bot @%s running: %s mode, providers %s, web on %s:%s",
@@ -309,7 +309,7 @@ class BotRuntime:
 
         deps = WebDeps(
             store=ctx.store, media=ctx.media, registry=ctx.registry, on_wake=runner.wake,
-            spawn=lambda coro, name: ctx.spawn(coro, name), ready=self.readiness,
+            spawn=lambda coro, name: ctx.tasks.spawn(coro, name), ready=self.readiness,
             webhook_path=webhook_path,
             webhook_secret=self.webhook_secret,
             on_update=on_update if s.webhook_mode else None,
@@ -369,7 +369,7 @@ class BotRuntime:
             if app.running:
                 await app.stop()
         if self.ctx is not None:
-            await self.ctx.cancel_all()
+            await self.ctx.tasks.cancel_all()
             await self.ctx.messenger.aclose()
             for provider in self.ctx.registry.providers:
                 await provider.aclose()

@@ -63,7 +63,8 @@ async def _wait_once(
         waited = True
     await app.update_queue.join()  # every update taken has been handled
     current = asyncio.current_task()
-    busy = [t for t in ctx.tasks if t.get_name() not in BACKGROUND_LOOPS and t is not current]
+    tasks = ctx.tasks.running()
+    busy = [t for t in tasks if t.get_name() not in BACKGROUND_LOOPS and t is not current]
     busy += ctx.messenger.waiting_edits()
     for provider in ctx.registry.providers:
         busy += list(getattr(provider, "_runners", ()))  # the local renderer's renders
@@ -87,7 +88,8 @@ async def bot_tasks_done(runtime: BotRuntime) -> None:
 
     For tests that only need the bot's own work done (no fake to drain, no due poll to run)."""
     assert runtime.ctx is not None
+    tasks = runtime.ctx.tasks
     while busy := [
-        t for t in runtime.ctx.tasks if t.get_name() not in BACKGROUND_LOOPS and not t.done()
+        t for t in tasks.running() if t.get_name() not in BACKGROUND_LOOPS and not t.done()
     ]:
         await asyncio.wait(busy, timeout=10)

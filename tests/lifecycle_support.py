@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.jobs.context import JobContext
 from bot.models import Job
 from bot.runtime import BotRuntime
 from bot.testing.bot_api import Call, FakeBotApi
@@ -135,12 +136,19 @@ class FakeClock:
         self.now += seconds
 
 
+def swap_in_context(ctx: JobContext, **changes: Any) -> None:
+    """Change a dependency of the running bot (its clock, its settings). Production never does:
+    the job context is frozen, and its owners read it at each use, so they see the change."""
+    for name, value in changes.items():
+        object.__setattr__(ctx, name, value)
+
+
 def install_clock(runtime: BotRuntime, start: float) -> FakeClock:
     """Give the running bot's job context, job store and ledger one fake clock."""
     ctx = runtime.ctx
     assert ctx is not None
     clock = FakeClock(start)
-    ctx.clock = clock
+    swap_in_context(ctx, clock=clock)
     ctx.store.clock = clock
     ctx.ledger.clock = clock
     return clock
@@ -288,7 +296,7 @@ async def balance_total(runtime: BotRuntime, user: int = USER) -> int:
 async def finish_background(runtime: BotRuntime, name: str) -> None:
     """Wait for the bot's tracked background task(s) called `name` (e.g. "callback-3")."""
     assert runtime.ctx is not None
-    tasks = [t for t in runtime.ctx.tasks if t.get_name() == name]
+    tasks = [t for t in runtime.ctx.tasks.running() if t.get_name() == name]
     if tasks:
         # asyncio.wait never cancels the tasks it gives up on (wait_for would).
         _, pending = await asyncio.wait(tasks, timeout=WAIT_S)

@@ -2,7 +2,7 @@
 
 `tests/test_properties.py` generates random sequences of the operations below and runs them on the
 REAL `JobStore`/`Ledger` over a real SQLite file or PostgreSQL database. Failures, the watchdog,
-crash recovery and cancel run the bot's own code (`notify.fail_job`, `Poller.watchdog_once`,
+crash recovery and cancel run the bot's own code (`StatusBoard.fail`, `Poller.watchdog_once`,
 `Poller.recover`, `JobService.cancel`) around a stub context; the other steps (submit, claim,
 deliver) are the compare-and-set call the job code makes there (same `allowed_from`, target status
 and credit movement; each docstring names the code it mirrors), since the real ones also talk to
@@ -36,11 +36,12 @@ from typing import Any, cast
 import asyncpg
 
 from bot.jobs.alerts import OperatorAlerts
+from bot.jobs.chat_memory import ChatMemory
 from bot.jobs.context import JobContext
-from bot.jobs.notify import fail_job
 from bot.jobs.poller import Poller
 from bot.jobs.runner import JobRunner
 from bot.jobs.service import JobService
+from bot.jobs.status_board import StatusBoard
 from bot.metrics import Metrics
 from bot.models import ACTIVE_STATUSES, TERMINAL_STATUSES, FailureReason, JobStatus
 from bot.storage import Balance, Database, JobStore, Ledger, Transition
@@ -60,7 +61,7 @@ DAY_S = 86_400.0
 WAITING = frozenset({S.SUBMITTED})
 CANCELLABLE = frozenset({S.RESERVED, S.SUBMITTING, S.SUBMITTED})
 
-# Every edge the job code can take (runner, delivery, notify.fail_job, service, poller).
+# Every edge the job code can take (runner, delivery, StatusBoard.fail, service, poller).
 ALLOWED_EDGES: frozenset[tuple[JobStatus | None, JobStatus]] = frozenset(
     {
         (None, S.DRAFT),
@@ -234,7 +235,7 @@ class _Registry:
 
 
 class _Messenger:
-    """What fail_job/finish tell the user; counted, never sent."""
+    """What StatusBoard.fail/finish tell the user; counted, never sent."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -302,19 +303,20 @@ class World:
         self.store = RecordingStore(self, self.db, self.ledger)
 
     def ctx(self, *, refund_on_cancel: bool = True) -> JobContext:
-        """Just what fail_job, JobService.cancel and the Poller use, around the real store."""
+        """Just what StatusBoard.fail, JobService.cancel and the Poller use, around the real
+        store."""
         stub = SimpleNamespace(
             store=self.store, ledger=self.ledger, clock=self.clock, registry=_Registry(),
-            messenger=self.messenger, media=self.media, metrics=self.metrics, spawn=_drop,
+            messenger=self.messenger, media=self.media, metrics=self.metrics,
+            tasks=SimpleNamespace(spawn=_drop), people=ChatMemory(),
             settings=SimpleNamespace(
                 refund_on_cancel=refund_on_cancel, admin_ids=frozenset(), alert_every_s=3600.0
             ),
             alerts=OperatorAlerts(
                 lambda: cast(TelegramMessenger, self.messenger), frozenset(), self.clock, 3600.0
             ),
-            status_locks={},
-            status_lock=lambda job_id: asyncio.Lock(),
         )  # fmt: skip
+        stub.board = StatusBoard(cast(JobContext, stub))  # the real one, around the stubs
         return cast(JobContext, stub)
 
     def runner(self) -> JobRunner:
@@ -360,7 +362,7 @@ class World:
 
 
 def _drop(coro: Coroutine[Any, Any, Any], name: str) -> None:
-    """ctx.spawn for the poller's resubmissions: they are modelled as later operations."""
+    """ctx.tasks.spawn for the poller's resubmissions: they are modelled as later operations."""
     del name
     coro.close()
 
@@ -764,10 +766,10 @@ class NewDraft(Op):
 async def fail(
     w: World, job_id: int, allowed: Iterable[JobStatus], kind: str, *, to: JobStatus = S.FAILED
 ) -> bool:
-    """The real notify.fail_job: the failure and its refund in one transaction, told once."""
+    """The real StatusBoard.fail: the failure and its refund in one transaction, told once."""
     job = await w.store.get(job_id)
     assert job is not None
-    return await fail_job(w.ctx(), job, allowed, FailureReason(kind), kind, to=to)
+    return await w.ctx().board.fail(job, allowed, FailureReason(kind), kind, to=to)
 
 
 # ---- the credit model ---------------------------------------------------------------------
@@ -962,7 +964,7 @@ class Checker:
             self._check_history(job_id, status, history[job_id])
             self._check_job_credits(job_id, status, row[col["price"]], by_job[job_id], model)
             stats.check(3)
-            # fail_job / cancel finished the job exactly once (finish releases the photo).
+            # StatusBoard.fail / cancel finished the job exactly once (finish releases the photo).
             finished = w.media.released[job_id]
             expected = 1 if status in (S.FAILED, S.EXPIRED, S.CANCELLED) else 0
             assert finished == expected, f"job {job_id} {status}: finished {finished} times"

@@ -29,6 +29,7 @@ from bot.testing.providers.evolink import EvolinkFake
 from bot.testing.sample_media import make_big_file
 from tests.conftest import USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
+from tests.lifecycle_support import swap_in_context
 
 HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2mp41"
 VIDEO = HEAD + os.urandom(200_000)
@@ -249,9 +250,10 @@ async def test_a_result_over_the_result_cap_fails_with_a_refund_and_no_link(
     async with start_bot() as runtime:
         ctx = runtime.ctx
         assert ctx is not None
-        ctx.settings = dataclasses.replace(
+        tighter = dataclasses.replace(
             ctx.settings, max_upload_bytes=1 * MB, max_result_bytes=2 * MB
         )
+        swap_in_context(ctx, settings=tighter)
         _photo, options = await send_photo_and_get_options(tg, USER, "waves")
         await press(tg, USER, USER, options_message_id(tg, USER, options), "Generate")
         task = await evolink.wait_task()

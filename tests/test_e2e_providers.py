@@ -21,6 +21,7 @@ from bot.models import Job
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers import ApikleyFake, EvolinkFake, FakeProviderServer, FoxapiFake
 from tests.conftest import OTHER_USER, USER, BotFactory, free_port
+from tests.lifecycle_support import swap_in_context
 from tests.provider_e2e_helpers import (
     ADMIN,
     AIMLAPI,
@@ -385,7 +386,7 @@ async def test_a_task_that_never_finishes_expires_at_the_deadline_with_a_refund(
         if span > floor:
             # evolink and foxapi estimate minutes: travel to the deadline instead of waiting
             ctx = ctx_of(runtime)
-            ctx.clock = lambda: time.time() + span
+            swap_in_context(ctx, clock=lambda: time.time() + span)
         expired = await wait_failure_message(tg, started, "Took too long")
         assert "refunded" in expired.params["text"]
         assert "Try again" in str(expired.params["reply_markup"])

@@ -326,7 +326,8 @@ async def test_twenty_identical_claims_then_twenty_refunds_have_one_winner_each(
 async def test_twenty_mixed_events_at_once_leave_one_path_and_at_most_one_refund(
     target: str, status: S
 ) -> None:
-    """Callbacks, polls, failures, the watchdog and cancels (the real fail_job and cancel)."""
+    """Callbacks, polls, failures, the watchdog and cancels (the real StatusBoard.fail and
+    cancel)."""
     w = await _world(target)
     try:
         job_id = await _job_in(w, status, price=2)

@@ -126,7 +126,7 @@ class Admission:
     async def show_position(self, job: Job, *, force: bool) -> None:
         """Edit the status message: queued, and how many jobs are ahead. Rendered from the job
         as the database has it under the status lock: never over a newer state."""
-        async with self.ctx.status_lock(job.id):
+        async with self.ctx.board.lock(job.id):
             current = await self.ctx.store.get(job.id)
             if (
                 current is None
@@ -161,7 +161,7 @@ class Admission:
         )
         if row and int(row[0]) and not self._draining:
             self._draining = True
-            self.ctx.spawn(self._drain(submit), "admission-drain")
+            self.ctx.tasks.spawn(self._drain(submit), "admission-drain")
 
     async def _drain(self, submit: Callable[[int], Awaitable[None]]) -> None:
         """Submit queued jobs oldest first until one has to keep waiting."""

@@ -1,19 +1,20 @@
-"""Everything the job service needs, built once in `bot/runtime.py` and passed in (no globals)."""
+"""Everything the job service needs, built once in `bot/runtime.py` and passed in (no globals):
+frozen dependencies, and the owners of the state that changes."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from bot.jobs.alerts import OperatorAlerts
+from bot.jobs.chat_memory import ChatMemory
 from bot.jobs.limits import DOCUMENTED_LIMITS
+from bot.jobs.status_board import StatusBoard
+from bot.jobs.tasks import TaskGroup
 from bot.jobs.user_limits import UserLimits
 from bot.media.download import make_download_client
 from bot.media.hosted import MediaStore
@@ -23,8 +24,6 @@ from bot.providers.registry import ProviderRegistry
 from bot.storage import JobStore, Ledger
 from bot.storage.replicas import claim_alert
 from bot.telegram.messenger import TelegramMessenger
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,9 +56,10 @@ class JobSettings:
     spicy_in_groups: bool = False  # SPICY_IN_GROUPS: offer the 18+ style in groups
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobContext:
-    """Shared collaborators plus the set of background tasks the service owns."""
+    """The job service's dependencies, fixed once built, plus the small owners of its mutable
+    state: operator alerts, the status board, the background tasks and the chat memory."""
 
     settings: JobSettings
     store: JobStore
@@ -74,19 +74,12 @@ class JobContext:
     downloads: httpx.AsyncClient = field(default_factory=make_download_client)
     metrics: Metrics = field(default_factory=Metrics)
     clock: Callable[[], float] = time.time
-    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    status_locks: dict[int, asyncio.Lock] = field(default_factory=dict)
-    # issue 15: called with the user id after each delivered video (the referral bonus)
-    on_delivered: list[Callable[[int], Awaitable[None]]] = field(default_factory=list)
-    # Shown to people, kept in memory only (a restart merely drops them): the first name of each
-    # user who asked for a video (groups name the job's owner), group option keyboards unfolded
-    # with a tap, and who has seen the 18+ notice of the Spicy style.
-    display_names: dict[int, str] = field(default_factory=dict)
-    expanded: set[int] = field(default_factory=set)
-    spicy_told: set[int] = field(default_factory=set)
 
-    # The admins' alerts and their memory (one alert per incident, the recent failure rate).
-    alerts: OperatorAlerts = field(init=False)
+    # The owners of what changes while the bot runs, built from the dependencies above.
+    alerts: OperatorAlerts = field(init=False)  # one alert per incident, recent failure rate
+    board: StatusBoard = field(init=False)  # status messages, their edit locks, the endings
+    tasks: TaskGroup = field(init=False)  # every background task, cancelled at shutdown
+    people: ChatMemory = field(init=False)  # names, unfolded keyboards, the 18+ notice
 
     def __post_init__(self) -> None:
         db = self.store.db
@@ -94,31 +87,15 @@ class JobContext:
         async def claim(key: str, now: float, every: float) -> bool:
             return await claim_alert(db, key, now, every)
 
-        self.alerts = OperatorAlerts(
+        alerts = OperatorAlerts(
             lambda: self.messenger, self.settings.admin_ids, lambda: self.clock(),
             self.settings.alert_every_s, claim=claim if db.shared else None,
         )  # fmt: skip
-
-    def status_lock(self, job_id: int) -> asyncio.Lock:
-        """Held while a job's status message is edited: edits never overtake each other."""
-        return self.status_locks.setdefault(job_id, asyncio.Lock())
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run a tracked background task; its failure is logged, never lost silently."""
-        task = asyncio.create_task(coro, name=name)
-        self.tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def cancel_all(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        # The documented way to set derived fields of a frozen dataclass.
+        object.__setattr__(self, "alerts", alerts)
+        object.__setattr__(self, "board", StatusBoard(self))
+        object.__setattr__(self, "tasks", TaskGroup())
+        object.__setattr__(self, "people", ChatMemory())
 
     def is_admin(self, user_id: int) -> bool:
         return user_id in self.settings.admin_ids

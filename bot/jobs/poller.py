@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable
 
 from bot.jobs.context import JobContext
-from bot.jobs.notify import fail_job, finish
 from bot.jobs.runner import JobRunner
 from bot.models import FailureReason, JobStatus
 
@@ -78,7 +77,7 @@ class Poller:
             if job.id in self._in_flight or not self.rates.take(job.provider or ""):
                 continue
             self._in_flight.add(job.id)
-            self.ctx.spawn(self._check(job.id), f"poll-{job.id}")
+            self.ctx.tasks.spawn(self._check(job.id), f"poll-{job.id}")
             started += 1
         return started
 
@@ -95,8 +94,8 @@ class Poller:
             # Not SENDING: the upload has its own timeout, and expiring it mid-upload would
             # refund a video the user receives.
             active = {S.RESERVED, S.SUBMITTING, S.SUBMITTED, S.DOWNLOADING}
-            if await fail_job(
-                self.ctx, job, active, FailureReason.TIMEOUT, "job deadline passed", to=S.EXPIRED
+            if await self.ctx.board.fail(
+                job, active, FailureReason.TIMEOUT, "job deadline passed", to=S.EXPIRED
             ):
                 expired += 1
         return expired
@@ -118,7 +117,7 @@ class Poller:
             # The outcome was recorded, then the process died before the user heard of it.
             refunded = await ctx.ledger.refunded(job.id)
             notify = job.status in (S.FAILED, S.EXPIRED)
-            await finish(ctx, job, refunded=refunded, notify=notify, count=False)
+            await ctx.board.finish(job, refunded=refunded, notify=notify, count=False)
         resubmit += [job.id for job in await ctx.store.claim_orphans([S.RESERVED])]
         for job in await ctx.store.claim_orphans([S.SUBMITTING]):
             provider = ctx.registry.get(job.provider or "")
@@ -132,8 +131,8 @@ class Poller:
                 continue
             # The create request may or may not have made a task; we recorded no id, so the
             # only safe answer is to stop, refund and say so (never submit a second time).
-            await fail_job(
-                ctx, job, {S.SUBMITTING}, FailureReason.UNKNOWN_OUTCOME, "crashed while submitting"
+            await ctx.board.fail(
+                job, {S.SUBMITTING}, FailureReason.UNKNOWN_OUTCOME, "crashed while submitting"
             )
         for job in await ctx.store.claim_orphans([S.DOWNLOADING, S.SENDING]):
             # Fetch a fresh result URL and deliver again; a crash right after Telegram accepted
@@ -161,7 +160,7 @@ class Poller:
     def resume(self, job_ids: Iterable[int]) -> None:
         """Submit what `recover()` put back (the hosted photos must be reachable by now)."""
         for job_id in job_ids:
-            self.ctx.spawn(self.runner.submit(job_id), f"resubmit-{job_id}")
+            self.ctx.tasks.spawn(self.runner.submit(job_id), f"resubmit-{job_id}")
 
     async def run(self) -> None:
         """The loop: poll due jobs every tick, the watchdog and the media purge less often."""

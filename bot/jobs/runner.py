@@ -16,7 +16,6 @@ from typing import Any
 from bot.faults import crash_point
 from bot.jobs.admission import Admission
 from bot.jobs.context import JobContext
-from bot.jobs.notify import fail_job, refresh_status
 from bot.models import ErrorKind, Job, JobStatus, TaskEvent, TaskState
 from bot.models import FailureReason as R
 from bot.providers._parsing import refusal_is_about_prompt
@@ -79,7 +78,7 @@ class JobRunner:
                 job.prompt,
             )  # fmt: skip
             if not candidates:
-                await fail_job(ctx, job, {S.RESERVED}, R.UNAVAILABLE, "no provider left to try")
+                await ctx.board.fail(job, {S.RESERVED}, R.UNAVAILABLE, "no provider left to try")
                 return
             queued: Job | None = None
             claimed: Job | None = None
@@ -144,7 +143,7 @@ class JobRunner:
             return False
         except Exception:
             log.exception("job %s: unexpected error submitting to %s", job.id, provider.name)
-            await fail_job(ctx, job, {S.SUBMITTING}, R.UPSTREAM, "internal error on submit")
+            await ctx.board.fail(job, {S.SUBMITTING}, R.UPSTREAM, "internal error on submit")
             return False
         crash_point("after_create")
         await self._submitted(job, provider, submitted)
@@ -194,7 +193,7 @@ class JobRunner:
             )  # fmt: skip
             return
         crash_point("submitted")
-        await refresh_status(ctx, done.job, force=False)
+        await ctx.board.refresh(done.job, force=False)
         if job.id in self._early_wakeups:
             self._early_wakeups.discard(job.id)
             await self.check(job.id)
@@ -210,7 +209,7 @@ class JobRunner:
             reason = R.UPSTREAM  # never the user's fault by default
         else:
             reason = R.of_task(exc.kind)
-        await fail_job(self.ctx, job, {S.SUBMITTING}, reason, str(exc))
+        await self.ctx.board.fail(job, {S.SUBMITTING}, reason, str(exc))
 
     async def _operator_alert(self, provider: str, exc: ProviderError) -> None:
         if exc.kind.is_operators_part:
@@ -241,7 +240,7 @@ class JobRunner:
                 return
             provider = self.ctx.registry.get(job.provider or "")
             if provider is None:
-                await fail_job(self.ctx, job, WAITING, R.UNAVAILABLE, "provider not configured")
+                await self.ctx.board.fail(job, WAITING, R.UNAVAILABLE, "provider not configured")
                 return
             crash_point("before_query")
             try:
@@ -273,14 +272,14 @@ class JobRunner:
         elif event.state is TaskState.FAILED:
             detail = f"{event.error_code or ''} {event.error_message or ''}".strip()
             reason = R.of_task(event.error_kind)
-            await fail_job(ctx, job, WAITING, reason, detail or "task failed")
+            await ctx.board.fail(job, WAITING, reason, detail or "task failed")
         else:
             progress = event.progress if event.progress is not None else job.progress
             await ctx.store.set_fields(job.id, WAITING, progress=progress)
             await self._schedule_poll(job)
             fresh = await ctx.store.get(job.id)
             if fresh is not None and fresh.status is S.SUBMITTED:
-                await refresh_status(ctx, fresh, force=False)
+                await ctx.board.refresh(fresh, force=False)
 
     async def _record_cost(self, job: Job, provider: VideoProvider, event: TaskEvent) -> None:
         """The provider's own figure for this task (a final one wins over the reserved one)."""
@@ -310,11 +309,11 @@ class JobRunner:
                 job.id, WAITING, S.RESERVED, tried_providers=(), note="local task lost"
             )
             if back.won:
-                ctx.spawn(self.submit(job.id), f"resubmit-{job.id}")
+                ctx.tasks.spawn(self.submit(job.id), f"resubmit-{job.id}")
             return
         count = job.not_found_count + 1
         if count >= NOT_FOUND_LIMIT:
-            await fail_job(ctx, job, WAITING, R.UPSTREAM, "provider no longer knows the task")
+            await ctx.board.fail(job, WAITING, R.UPSTREAM, "provider no longer knows the task")
             return
         await ctx.store.set_fields(job.id, WAITING, not_found_count=count)
         await self._schedule_poll(job)

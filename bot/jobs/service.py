@@ -17,7 +17,6 @@ from typing import Any
 from bot.catalog import ModelSpec
 from bot.faults import crash_point
 from bot.jobs.context import JobContext
-from bot.jobs.notify import finish, owner_name, refresh_status, remove_question
 from bot.jobs.runner import JobRunner
 from bot.jobs.user_limits import PhotoRate, Rate
 from bot.media.photos import MAX_DECODING_INTAKES, PhotoProblem, PhotoRejected, prepare_photo
@@ -139,7 +138,7 @@ class JobService:
                 await ctx.messenger.send_text(target, refusal)
             return None
         if photo.owner_name:
-            ctx.display_names[photo.user_id] = photo.owner_name
+            ctx.people.remember_name(photo.user_id, photo.owner_name)
         try:
             data = await ctx.messenger.download_photo(photo.file_id, photo.file_size)
             async with self._decoding:
@@ -209,7 +208,7 @@ class JobService:
         updated = await self.ctx.store.update_draft(job.id, prompt=prompt.strip()[:5000])
         if updated is not None:
             await self.show_options(updated)
-            await remove_question(self.ctx, updated)  # answered: groups stay tidy
+            await self.ctx.board.remove_question(updated)  # answered: groups stay tidy
 
     async def show_options(self, job: Job) -> None:
         if job.status_message_id is None:
@@ -228,9 +227,9 @@ class JobService:
         scene = views.OptionsScene(
             price_of=price_of,
             balance=None if admin or group else await self.balance(job.user_id),
-            owner=owner_name(ctx, job) if group else None,
+            owner=ctx.board.owner_name(job) if group else None,
             spicy_allowed=not group or ctx.settings.spicy_in_groups,
-            expanded=job.id in ctx.expanded,
+            expanded=ctx.people.is_unfolded(job.id),
         )
         text, markup = views.options_view(job, self.models, scene)
         # issue 11: told before paying when the prompt would reach an English-only provider
@@ -243,7 +242,7 @@ class JobService:
         """Groups: unfold the options behind "⚙️ Options"."""
         if job.status is not S.DRAFT:
             return Reply(raw(job.language, "stale_button"))
-        self.ctx.expanded.add(job.id)
+        self.ctx.people.unfold(job.id)
         return Reply(then=self.show_options(job))
 
     def _first_fitting_model(self, width: int, height: int) -> str:
@@ -277,8 +276,7 @@ class JobService:
             updated = await self.ctx.store.update_draft(
                 job.id, options={**job.options, name: value}
             )
-            if spicy and job.user_id not in self.ctx.spicy_told and updated is not None:
-                self.ctx.spicy_told.add(job.user_id)
+            if spicy and updated is not None and self.ctx.people.first_spicy_notice(job.user_id):
                 notice = raw(job.language, "spicy_notice")
                 return Reply(notice, alert=True, then=self.show_options(updated))
         return Reply(then=self.show_options(updated) if updated is not None else None)
@@ -340,7 +338,7 @@ class JobService:
             "job %s reserved: user=%s model=%s price=%s", job.id, job.user_id, job.model, price
         )
         crash_point("reserved")
-        ctx.expanded.discard(job.id)  # not a draft any more
+        ctx.people.forget_draft(job.id)  # not a draft any more
         ctx.metrics.credits("spent", reserved.price)
         return Reply(raw(lang, "generating_alert"), then=self._start(reserved))
 
@@ -360,17 +358,16 @@ class JobService:
         )
 
     async def _start(self, job: Job) -> None:
-        await refresh_status(self.ctx, job, force=True)
-        self.ctx.spawn(self.runner.submit(job.id), f"submit-{job.id}")
+        await self.ctx.board.refresh(job, force=True)
+        self.ctx.tasks.spawn(self.runner.submit(job.id), f"submit-{job.id}")
 
     async def cancel(self, job: Job) -> Reply:
         """Cancel: free before submission; afterwards stop waiting and (by default) refund."""
         ctx, lang = self.ctx, job.language
         if job.status is S.DRAFT:
             done = await ctx.store.transition(job.id, {S.DRAFT}, S.CANCELLED)
-            then = (
-                finish(ctx, done.job, refunded=0, notify=False, count=False) if done.job else None
-            )
+            ended, board = done.job, ctx.board
+            then = board.finish(ended, refunded=0, notify=False, count=False) if ended else None
             return Reply(raw(lang, "cancelled_alert"), then=then)
         if job.status in (S.DOWNLOADING, S.SENDING, S.DELIVERED):
             return Reply(raw(lang, "cancel_too_late"), alert=True)
@@ -391,7 +388,7 @@ class JobService:
         log.info("job %s cancelled by user %s, refunded %s", job.id, job.user_id, done.refunded)
         crash_point("cancelled")
         ctx.metrics.credits("refunded", done.refunded)
-        then = finish(ctx, done.job, refunded=done.refunded, notify=False)
+        then = ctx.board.finish(done.job, refunded=done.refunded, notify=False)
         return Reply(raw(lang, "cancelled_alert"), then=then)
 
     async def again(self, job: Job, *, generate: bool, same_seed: bool = False) -> Reply:
@@ -408,7 +405,7 @@ class JobService:
             PhotoInput(
                 job.user_id, job.chat_id, job.thread_id, job.photo_message_id, job.photo_file_id,
                 None, job.prompt, job.language, retry_of=job.id,
-                owner_name=self.ctx.display_names.get(job.user_id, ""),
+                owner_name=self.ctx.people.name_of(job.user_id) or "",
             )
         )  # fmt: skip
         if draft is None:

@@ -19,7 +19,7 @@ from telegram.error import BadRequest, ChatMigrated, NetworkError, TelegramError
 
 from bot.faults import crash_point
 from bot.jobs.context import JobContext
-from bot.jobs.notify import fail_job, finish, refresh_status, target_of, title_of
+from bot.jobs.status_board import target_of
 from bot.media.download import DownloadError, download_video
 from bot.media.probe import ProbeError, probe_video
 from bot.media.result import BrokenResult, PreparedVideo, prepare_result
@@ -47,7 +47,7 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
     crash_point("claimed")
     if await _attempted_too_often(ctx, job):
         return
-    await refresh_status(ctx, job, force=False)
+    await ctx.board.refresh(job, force=False)
     work = ctx.settings.work_dir / f"job-{job.id}"
     work.mkdir(parents=True, exist_ok=True)
     try:
@@ -60,12 +60,12 @@ async def deliver(ctx: JobContext, job: Job, provider: VideoProvider, event: Tas
             return
         # Built before `sending`: a caption that could not be built (it once looped forever)
         # is an attempt interrupted before sending, which _attempted_too_often counts.
-        caption = views.caption(job, title_of(ctx, job))
+        caption = views.caption(job, ctx.board.title_of(job))
         sending = await ctx.store.transition(job.id, {S.DOWNLOADING}, S.SENDING)
         if sending.job is None:
             return
         job = sending.job
-        await refresh_status(ctx, job, force=False)
+        await ctx.board.refresh(job, force=False)
         await _send(ctx, job, prepared, caption)
     finally:
         _cleanup(work)
@@ -79,7 +79,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
     if event.video_path is not None:
         return event.video_path
     if not event.video_url:
-        await fail_job(ctx, job, {S.DOWNLOADING}, R.DOWNLOAD, "finished task without a video URL")
+        await ctx.board.fail(job, {S.DOWNLOADING}, R.DOWNLOAD, "finished task without a video URL")
         return None
     dest = work / "video.mp4"
     settings = ctx.settings
@@ -96,7 +96,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
             )
     except DownloadError as exc:
         # Too large to receive, endless, too slow or not a video: nobody pays for it.
-        await fail_job(ctx, job, {S.DOWNLOADING}, R.DOWNLOAD, str(exc))
+        await ctx.board.fail(job, {S.DOWNLOADING}, R.DOWNLOAD, str(exc))
         return None
     log.info(
         "job %s downloaded %d bytes: user=%s provider=%s task=%s",
@@ -107,7 +107,7 @@ async def _fetch(ctx: JobContext, job: Job, event: TaskEvent, work: Path) -> Pat
         try:
             await asyncio.to_thread(probe_video, dest)
         except ProbeError as exc:
-            await fail_job(ctx, job, {S.DOWNLOADING}, R.DOWNLOAD, f"unreadable video: {exc}")
+            await ctx.board.fail(job, {S.DOWNLOADING}, R.DOWNLOAD, f"unreadable video: {exc}")
             return None
         await _send_link(ctx, job, event.video_url, size)
         return None
@@ -128,7 +128,7 @@ async def _attempted_too_often(ctx: JobContext, job: Job) -> bool:
     if interrupted < MAX_DELIVERY_CLAIMS:
         return False
     detail = f"delivery interrupted {interrupted} times before sending"
-    await fail_job(ctx, job, {S.DOWNLOADING}, R.SEND, detail)
+    await ctx.board.fail(job, {S.DOWNLOADING}, R.SEND, detail)
     return True
 
 
@@ -154,7 +154,7 @@ async def _checked(
         "job %s: broken result, not delivered: provider=%s task=%s reason=%s",
         job.id, job.provider, job.task_id, reason,
     )  # fmt: skip
-    await fail_job(ctx, job, {S.DOWNLOADING}, R.BROKEN_RESULT, reason)
+    await ctx.board.fail(job, {S.DOWNLOADING}, R.BROKEN_RESULT, reason)
     return None
 
 
@@ -187,7 +187,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo, caption: str
         if await _lost_or_gone(ctx, job, path, exc):
             return
         if not isinstance(exc, BadRequest):
-            await fail_job(ctx, job, {S.SENDING}, R.SEND, f"{type(exc).__name__}: {exc}")
+            await ctx.board.fail(job, {S.SENDING}, R.SEND, f"{type(exc).__name__}: {exc}")
             return
         # Something about the extras (thumbnail, dimensions) may be what Telegram refused:
         # the video itself matters more, so try once more with the bare file.
@@ -199,7 +199,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo, caption: str
             )  # fmt: skip
         except TelegramError as again:
             if not await _lost_or_gone(ctx, job, path, again):
-                await fail_job(ctx, job, {S.SENDING}, R.SEND, str(again))
+                await ctx.board.fail(job, {S.SENDING}, R.SEND, str(again))
             return
     crash_point("after_send")
     ctx.metrics.delivered(path.stat().st_size, time.monotonic() - started)
@@ -215,7 +215,7 @@ async def _send(ctx: JobContext, job: Job, prepared: PreparedVideo, caption: str
         "job %s delivered: user=%s provider=%s task=%s message=%s",
         job.id, job.user_id, job.provider, job.task_id, sent.message_id,
     )  # fmt: skip
-    await finish(ctx, done.job, refunded=0, notify=False)
+    await ctx.board.finish(done.job, refunded=0, notify=False)
 
 
 async def _send_following(
@@ -261,7 +261,7 @@ async def _answer_lost(ctx: JobContext, job: Job, path: Path, exc: TelegramError
     )
     log.warning("job %s: sendVideo answer lost (%s); counted as delivered", job.id, exc)
     if done.job is not None:
-        await finish(ctx, done.job, refunded=0, notify=False)
+        await ctx.board.finish(done.job, refunded=0, notify=False)
 
 
 async def _chat_gone(ctx: JobContext, job: Job, path: Path, exc: TelegramError) -> None:
@@ -269,7 +269,7 @@ async def _chat_gone(ctx: JobContext, job: Job, path: Path, exc: TelegramError) 
     ends at once (refunded: the user did not get it), nothing more is sent there, and the
     video is kept so that /resend delivers it once the user is back."""
     keep_video(ctx.settings.work_dir, job.id, path)
-    await fail_job(ctx, job, {S.SENDING}, R.SEND, str(exc), reach_user=False)
+    await ctx.board.fail(job, {S.SENDING}, R.SEND, str(exc), reach_user=False)
 
 
 async def _send_link(ctx: JobContext, job: Job, url: str, size: int) -> None:
@@ -296,7 +296,7 @@ async def _send_link(ctx: JobContext, job: Job, url: str, size: int) -> None:
         job.id, {S.SENDING}, S.DELIVERED, credit=Credit.SETTLE, video_message_id=message_id
     )
     if done.job is not None:
-        await finish(ctx, done.job, refunded=0, notify=False)
+        await ctx.board.finish(done.job, refunded=0, notify=False)
 
 
 def _cleanup(work: Path) -> None:

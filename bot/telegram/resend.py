@@ -7,7 +7,6 @@ import logging
 from telegram.error import TelegramError
 
 from bot.jobs.context import JobContext
-from bot.jobs.notify import title_of
 from bot.models import Job
 from bot.telegram import views
 from bot.telegram.kept_videos import kept_path
@@ -25,7 +24,7 @@ async def resend_kept(ctx: JobContext, job: Job, target: Target) -> bool:
         return False
     try:
         sent = await ctx.messenger.send_video(
-            target, kept, caption=views.caption(job, title_of(ctx, job)), width=None,
+            target, kept, caption=views.caption(job, ctx.board.title_of(job)), width=None,
             height=None, duration=None, thumbnail=None, markup=None,
         )  # fmt: skip
     except TelegramError as exc:
