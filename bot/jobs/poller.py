@@ -1,5 +1,5 @@
-"""Background loops: poll quiet tasks, expire jobs past their deadline, purge old photos,
-and the start-up recovery that finishes whatever a crash left unfinished.
+"""Background loops: poll quiet tasks, expire jobs past their deadline, purge old photos and
+kept videos, and the start-up recovery that finishes whatever a crash left unfinished.
 
 One shared scheduler polls every waiting job: a waiting job holds no task and no timer, only its
 `next_poll_at` row in the database. Each tick takes the jobs that are due, oldest first, and
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from bot.jobs.context import JobContext
 from bot.jobs.runner import JobRunner
 from bot.models import FailureReason, JobStatus
+from bot.telegram.kept_videos import purge_kept
 
 log = logging.getLogger(__name__)
 S = JobStatus
@@ -182,6 +183,8 @@ class Poller:
                 if now - last_purge >= PURGE_EVERY_S:
                     last_purge = now
                     self.ctx.media.purge_expired()
+                    # File times are wall-clock times, whatever clock the jobs run on.
+                    purge_kept(self.ctx.settings.work_dir, time.time())
             except asyncio.CancelledError:
                 raise
             except Exception:
