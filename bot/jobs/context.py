@@ -56,7 +56,7 @@ class JobSettings:
     spicy_in_groups: bool = False  # SPICY_IN_GROUPS: offer the 18+ style in groups
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one context per bot: compared and hashed by identity
 class JobContext:
     """The job service's dependencies, fixed once built, plus the small owners of its mutable
     state: operator alerts, the status board, the background tasks and the chat memory."""
