@@ -7,7 +7,6 @@ talks real HTTP on 127.0.0.1 to the fakes; tests wait on what the fakes record, 
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,16 +20,11 @@ from bot.runtime import BotRuntime
 from bot.testing.bot_api import FakeBotApi
 from bot.testing.providers.evolink import EvolinkFake
 from tests.pg_server import pg_server  # noqa: F401 (issue 17: the PostgreSQL test server)
+from tests.ports import free_port
 
 TOKEN = "123456789:TESTtokenNotReal_0123456789abcdefXYZ"
 USER = 1001
 OTHER_USER = 1002
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(name="tg")

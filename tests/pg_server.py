@@ -20,7 +20,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
+from tests.ports import free_port
 
 START_TIMEOUT_S = 60
 
@@ -54,12 +55,6 @@ def _bin_dir() -> Path | None:
     return Path(found).parent if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class _LocalCluster:
     """initdb + pg_ctl in a temporary folder; `stop()` removes everything it made."""
 
@@ -70,7 +65,7 @@ class _LocalCluster:
         self.root.chmod(0o755)
         self.data = self.root / "data"
         self.log = self.root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_other_user = os.geteuid() == 0
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
