@@ -194,6 +194,7 @@ class Job:
     provider_cost: float | None = None
     seed: int | None = None
     queued_at: float | None = None
+    requester_name: str | None = None  # groups name whose job it is (Telegram's first name)
 
     @property
     def failure(self) -> FailureReason | None:

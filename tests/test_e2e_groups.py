@@ -317,3 +317,28 @@ async def test_allowed_chat_ids_limit_which_groups_are_served(
         await wait_idle(tg, runtime)  # nothing more comes later
         assert _sent_to(tg, OTHER_GROUP) == []
         assert len(tg.calls_of("getFile")) == 2
+
+
+async def test_a_group_status_still_names_the_owner_after_a_restart(
+    tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
+) -> None:
+    """The requester's name is stored with the job: a restarted bot (or another replica)
+    still says whose job it is, not "someone"."""
+    async with start_bot() as runtime:
+        photo = _group_photo(tg, USER, "/video waves")
+        options = await _options_for(tg, GROUP, photo["message_id"])
+        await press(tg, GROUP, USER, options_message_id(tg, GROUP, options), "Generate")
+        task = await evolink.wait_task()
+        job = await _job_of(runtime, options)
+        assert job.requester_name == f"U{USER}"
+    before = {id(c) for c in tg.calls_of("editMessageText")}
+    async with start_bot():
+        evolink.advance(task.id)  # running, with progress
+        await evolink.send_callback(task.id)  # the woken job edits its status message
+        edit = await tg.wait_call(
+            "editMessageText",
+            lambda c: id(c) not in before and c.params["chat_id"] == GROUP,
+            timeout=20,
+        )
+        assert f"for U{USER}" in edit.params["text"]
+        assert raw("en", "someone") not in edit.params["text"]

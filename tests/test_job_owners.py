@@ -114,8 +114,6 @@ def test_the_chat_memory_tells_the_spicy_notice_once_per_user() -> None:
     memory = ChatMemory()
     assert memory.first_spicy_notice(1) and not memory.first_spicy_notice(1)
     assert memory.first_spicy_notice(2)
-    memory.remember_name(1, "Ann")
-    assert memory.name_of(1) == "Ann" and memory.name_of(2) is None
     memory.unfold(7)
     assert memory.is_unfolded(7)
     memory.forget_draft(7)

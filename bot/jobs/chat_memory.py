@@ -1,5 +1,5 @@
 """What the bot remembers about people in memory only, for what it shows them (a restart merely
-drops it): names, unfolded group keyboards, who has seen the 18+ notice."""
+drops it): unfolded group keyboards, who has seen the 18+ notice."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ class ChatMemory:
     """Display state that is not worth a database row."""
 
     def __init__(self) -> None:
-        self._names: dict[int, str] = {}  # the first name of each user who asked for a video
         self._unfolded: set[int] = set()  # group drafts whose options were unfolded with a tap
         self._spicy_told: set[int] = set()  # users who have seen the Spicy style's notice
-
-    def remember_name(self, user_id: int, name: str) -> None:
-        self._names[user_id] = name
-
-    def name_of(self, user_id: int) -> str | None:
-        return self._names.get(user_id)
 
     def unfold(self, job_id: int) -> None:
         self._unfolded.add(job_id)

@@ -79,7 +79,7 @@ class JobContext:
     alerts: OperatorAlerts = field(init=False)  # one alert per incident, recent failure rate
     board: StatusBoard = field(init=False)  # status messages, their edit locks, the endings
     tasks: TaskGroup = field(init=False)  # every background task, cancelled at shutdown
-    people: ChatMemory = field(init=False)  # names, unfolded keyboards, the 18+ notice
+    people: ChatMemory = field(init=False)  # unfolded keyboards, the 18+ notice
 
     def __post_init__(self) -> None:
         db = self.store.db

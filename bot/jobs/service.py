@@ -137,8 +137,6 @@ class JobService:
             if refusal:
                 await ctx.messenger.send_text(target, refusal)
             return None
-        if photo.owner_name:
-            ctx.people.remember_name(photo.user_id, photo.owner_name)
         try:
             data = await ctx.messenger.download_photo(photo.file_id, photo.file_size)
             async with self._decoding:
@@ -158,7 +156,7 @@ class JobService:
             photo_message_id=photo.message_id, photo_file_id=photo.file_id,
             photo_width=prepared.width, photo_height=prepared.height, prompt=photo.prompt.strip(),
             model=model, options=self.models[model].defaults(), language=lang,
-            retry_of=photo.retry_of,
+            retry_of=photo.retry_of, requester_name=photo.owner_name or None,
         )  # fmt: skip
         ctx.media.put(job.id, prepared, ttl_s=ctx.settings.media_ttl_s)
         crash_point("draft_created")
@@ -405,7 +403,7 @@ class JobService:
             PhotoInput(
                 job.user_id, job.chat_id, job.thread_id, job.photo_message_id, job.photo_file_id,
                 None, job.prompt, job.language, retry_of=job.id,
-                owner_name=self.ctx.people.name_of(job.user_id) or "",
+                owner_name=job.requester_name or "",
             )
         )  # fmt: skip
         if draft is None:

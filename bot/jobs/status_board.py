@@ -58,8 +58,9 @@ class StatusBoard:
         return spec.title if spec else job.model
 
     def owner_name(self, job: Job) -> str:
-        """Whose job this is, as the group knows them (after a restart: "someone")."""
-        return self._deps.people.name_of(job.user_id) or t(job.language, "someone")
+        """Whose job this is, as the group knows them ("someone" for jobs from before names
+        were stored)."""
+        return job.requester_name or t(job.language, "someone")
 
     async def remove_question(self, job: Job) -> None:
         """In groups, the prompt question goes once it is answered or its draft is over."""

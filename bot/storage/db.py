@@ -227,6 +227,11 @@ MIGRATIONS: tuple[str | Migration, ...] = (
         sent_at REAL NOT NULL
     );
     """,
+    # 7: the first name of whoever asked for the job, as Telegram gave it, so a group's status
+    # message still names them after a restart or on another replica (it was kept in memory).
+    """
+    ALTER TABLE jobs ADD COLUMN requester_name TEXT;
+    """,
 )
 
 

@@ -16,6 +16,8 @@ from bot.storage.db import Database, Row, Tx
 from bot.storage.ledger import Ledger
 from bot.storage.replicas import LEASE_S
 
+MAX_NAME = 64  # Telegram's own limit on a first name: a longer one is not from Telegram
+
 _UPDATABLE = frozenset(
     {
         "status_message_id", "prompt", "model", "options", "price", "provider", "task_id",
@@ -110,19 +112,20 @@ class JobStore:
         options: dict[str, str],
         language: str,
         retry_of: int | None = None,
+        requester_name: str | None = None,
     ) -> Job:
         now = self.clock()
         async with self.db.transaction() as conn:
             rows = await conn.execute_fetchall(
                 "INSERT INTO jobs (user_id, chat_id, thread_id, photo_message_id, photo_file_id, "
                 "photo_width, photo_height, prompt, model, options, status, callback_secret, "
-                "language, created_at, updated_at, retry_of, owner) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "language, created_at, updated_at, retry_of, owner, requester_name) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     user_id, chat_id, thread_id, photo_message_id, photo_file_id, photo_width,
                     photo_height, prompt, model, json.dumps(options, sort_keys=True),
                     JobStatus.DRAFT.value, secrets.token_urlsafe(24), language, now, now, retry_of,
-                    self.owner,
+                    self.owner, requester_name[:MAX_NAME] if requester_name else None,
                 ),
             )  # fmt: skip
             job_id = int(rows[0][0])
