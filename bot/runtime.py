@@ -40,7 +40,7 @@ from bot.payments.store import PaymentStore
 from bot.pricing import PriceTable
 from bot.providers.registry import build_providers
 from bot.storage import Database, JobStore, Ledger
-from bot.storage.replicas import Replicas, SeenUpdates
+from bot.storage.replicas import Replicas
 from bot.storage.stats import in_flight_counts
 from bot.storage.updates import UpdateLog
 from bot.storage.users import UserStore
@@ -99,6 +99,7 @@ class BotRuntime:
         # Issue 17: this process's lease on the jobs it moves (replicas sharing PostgreSQL).
         self.replicas = Replicas(self.db, lease_s=s.replica_lease_s)
         await self.replicas.heartbeat()
+        self.update_log.taker = self.replicas.replica_id  # each update names who took it
         ledger = Ledger(self.db, daily_quota=s.daily_quota)
         store = JobStore(
             self.db, ledger, owner=self.replicas.replica_id, lease_s=s.replica_lease_s
@@ -179,7 +180,7 @@ class BotRuntime:
         await self._start_web(ctx, runner)
         await app.start()
         await self.update_log.prune()
-        await replay(app, self.update_log)  # what a dead process took from Telegram
+        await replay(app, self.update_log, s.replica_lease_s)  # what a dead process took
         await self._start_updates()
         self.poller.resume(resubmit)
         ctx.tasks.spawn(self.poller.run(), "poller")  # the names are BACKGROUND_LOOPS
@@ -223,14 +224,13 @@ class BotRuntime:
         """Keep this replica's lease alive (replicas.py); a failed beat is retried next time."""
         assert self.replicas is not None
         every = self.settings.replica_lease_s / 6  # six beats may be missed before takeover
-        last_forget = self.replicas.clock()
         while True:
             await asyncio.sleep(every)
             try:
                 await self.replicas.heartbeat()
-                if self.db.shared and self.replicas.clock() - last_forget >= 600:
-                    last_forget = self.replicas.clock()
-                    await SeenUpdates(self.db).forget_old()
+                if self.db.shared and self.app is not None:
+                    # Updates a replica took and did not handle before it died: ours now.
+                    await replay(self.app, self.update_log, self.settings.replica_lease_s)
             except Exception:
                 log.exception("replica heartbeat failed; retrying")
 
@@ -298,11 +298,8 @@ class BotRuntime:
         token = s.metrics_token.get_secret_value() if s.metrics_token else None
 
         async def on_update(data: dict[str, Any]) -> None:
-            # Replicas: a re-delivered update may reach another replica than the first time.
-            if self.db.shared and not await SeenUpdates(self.db).first_time(data["update_id"]):
-                log.info("update %s already taken by a replica: ignored", data["update_id"])
-                return
-            # Recorded by the queue before this returns, so before the webhook answers 2xx.
+            # Recorded by the queue before this returns, so before the webhook answers 2xx; an
+            # update Telegram delivers again (to any replica) is recorded already and skipped.
             update = parse_update(data, app.bot)
             if update is not None:
                 await app.update_queue.put(update)

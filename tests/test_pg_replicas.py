@@ -16,6 +16,7 @@ from bot.models import JobStatus as S
 from bot.runtime import BotRuntime
 from bot.storage import Database, JobStore, Ledger
 from bot.storage.replicas import LEASE_S, Replicas
+from bot.storage.updates import UpdateLog
 from bot.testing.bot_api import FakeBotApi
 from tests.conftest import USER, free_port
 from tests.pg_balancer import Balancer
@@ -95,6 +96,39 @@ async def test_a_live_replicas_jobs_are_not_taken_a_dead_ones_go_to_one_claimer(
         assert await c.store.claim_orphans([S.DOWNLOADING, S.RESERVED]) == []  # b holds them now
         owners = await b.db.fetchall("SELECT DISTINCT owner FROM jobs")
         assert [r[0] for r in owners] == ["b"]
+
+
+async def test_a_live_replicas_updates_are_never_replayed_a_dead_ones_go_to_one_replica(
+    url: str,
+) -> None:
+    """A starting replica handles again only what a replica without a lease took: an update a
+    live replica is handling right now is not handled a second time (with every unhandled
+    update replayed, b would take update 5 while a handles it)."""
+    clock = Clock()
+    async with (
+        Replica(url, "a", clock) as a,
+        Replica(url, "b", clock) as b,
+        Replica(url, "c", clock) as c,
+    ):
+        log_a, log_b, log_c = (
+            UpdateLog(r.db, clock, taker=name) for r, name in ((a, "a"), (b, "b"), (c, "c"))
+        )
+        body = {"update_id": 5, "message": {"text": "hi"}}
+        assert await log_a.record(5, body)
+        assert not await log_b.record(5, body)  # Telegram delivered it again, to b
+        assert await log_b.claim_unhandled(LEASE_S) == []  # a is alive: a is handling it
+        assert await log_a.claim_unhandled(LEASE_S) == []  # never our own: it is in our queue
+        clock.now += LEASE_S * 1.5  # a missed its heartbeats
+        await b.replicas.heartbeat()
+        await c.replicas.heartbeat()
+        assert await log_b.claim_unhandled(LEASE_S) == [body]
+        assert await log_c.claim_unhandled(LEASE_S) == []  # b took it
+        await log_b.handled(5)
+        clock.now += LEASE_S * 1.5  # now b is gone too, but it handled the update
+        await c.replicas.heartbeat()
+        assert await log_c.claim_unhandled(LEASE_S) == []
+        taken = await c.db.fetchall("SELECT taken_by FROM updates")
+        assert [r[0] for r in taken] == ["b"]
 
 
 async def test_a_replica_that_left_is_taken_over_at_once(url: str) -> None:
@@ -204,7 +238,7 @@ async def test_an_update_delivered_again_to_another_replica_is_ignored(
             ) as answer:  # fmt: skip
                 assert answer.status == 200
         # Decided before the answer: the copy never reached the other replica's handlers.
-        ignored = [r for r in caplog.records if "already taken by a replica" in r.getMessage()]
+        ignored = [r for r in caplog.records if "already recorded, skipped" in r.getMessage()]
         assert len(ignored) == 1
         tg.user_command(USER, USER, "help")
         await tg.wait_call("sendMessage", lambda c: len(tg.calls_of("sendMessage")) >= 2)

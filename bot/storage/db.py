@@ -232,6 +232,13 @@ MIGRATIONS: tuple[str | Migration, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN requester_name TEXT;
     """,
+    # 8: which replica took each update, so a starting replica handles again only the updates
+    # of replicas without a lease (bot/storage/updates.py). `updates` already tells a re-delivered
+    # update from a new one, for every replica: the separate `seen_updates` goes.
+    """
+    ALTER TABLE updates ADD COLUMN taken_by TEXT;
+    DROP TABLE seen_updates;
+    """,
 )
 
 

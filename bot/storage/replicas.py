@@ -69,35 +69,6 @@ class Replicas:
         return [str(r[0]) for r in rows]
 
 
-# Telegram keeps an undelivered update for at most 24 hours: older ids cannot come back.
-UPDATE_MEMORY_S = 86_400.0
-
-
-class SeenUpdates:
-    """Update ids taken by any replica, so a re-delivered update is handled once in all."""
-
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
-        self.db = db
-        self.clock = clock
-
-    async def first_time(self, update_id: int) -> bool:
-        """Record the id; True when no replica had it before."""
-        async with self.db.transaction() as tx:
-            done = await tx.execute(
-                "INSERT INTO seen_updates (update_id, seen_at) VALUES (?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (update_id, self.clock()),
-            )
-        return done.rowcount == 1
-
-    async def forget_old(self) -> int:
-        async with self.db.transaction() as tx:
-            done = await tx.execute(
-                "DELETE FROM seen_updates WHERE seen_at < ?", (self.clock() - UPDATE_MEMORY_S,)
-            )
-        return done.rowcount
-
-
 async def claim_alert(db: Database, key: str, now: float, every_s: float) -> bool:
     """True for exactly one caller, in all replicas, per `every_s` per alert `key`."""
     async with db.transaction() as tx:

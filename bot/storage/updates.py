@@ -4,6 +4,11 @@ An update is written here before Telegram is told it arrived (the next getUpdate
 the webhook's 2xx); it is marked handled once its handlers ran. A restart handles again every
 update not marked, so a photo or a button press in flight when the process died is not lost.
 Plain SQL that PostgreSQL runs as well.
+
+Replicas share the record: it also tells a webhook update Telegram delivered again, to any
+replica, from a new one (`record` is True once). Each update names the replica that took it
+(`taken_by`); a replica handles again only what a replica without a lease took (see replicas.py),
+never what a live one is handling right now.
 """
 
 from __future__ import annotations
@@ -22,17 +27,20 @@ REPLAY_LIMIT = 1000  # an outage's backlog is replayed in one go; more waits for
 class UpdateLog:
     """Record, mark handled, and list the updates a dead process left unhandled."""
 
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, db: Database, clock: Callable[[], float] = time.time, taker: str | None = None
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.taker = taker  # this process's replica id
 
     async def record(self, update_id: int, body: dict[str, Any]) -> bool:
         """Keep the update (once: Telegram may deliver it again); True when it is new."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT INTO updates (update_id, body, received_at) VALUES (?, ?, ?) "
+                "INSERT INTO updates (update_id, body, received_at, taken_by) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (update_id) DO NOTHING",
-                (update_id, json.dumps(body, ensure_ascii=False), self.clock()),
+                (update_id, json.dumps(body, ensure_ascii=False), self.clock(), self.taker),
             )
             return cur.rowcount == 1
 
@@ -56,6 +64,31 @@ class UpdateLog:
             (REPLAY_LIMIT,),
         )
         return [json.loads(str(row[0])) for row in rows]
+
+    async def claim_unhandled(self, lease_s: float) -> list[dict[str, Any]]:
+        """The unhandled updates this process should handle again, oldest first.
+
+        One process (SQLite): all of them, since whoever took them died. A shared database:
+        only those taken by a replica that lost its lease (or by nobody recorded), now taken by
+        this one in the same transaction (`FOR UPDATE SKIP LOCKED`), so each goes to exactly
+        one replica; never our own, which are in our queue.
+        """
+        if not self.db.shared:
+            return await self.unhandled()
+        async with self.db.transaction() as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT update_id, body FROM updates WHERE handled_at IS NULL AND (taken_by IS "
+                "NULL OR (taken_by != ? AND NOT EXISTS (SELECT 1 FROM replicas r WHERE "
+                "r.replica_id = updates.taken_by AND r.seen_at >= ?))) ORDER BY update_id "
+                "LIMIT ? FOR UPDATE SKIP LOCKED",
+                (self.taker or "", self.clock() - lease_s, REPLAY_LIMIT),
+            )
+            for update_id, _ in rows:
+                await conn.execute(
+                    "UPDATE updates SET taken_by = ? WHERE update_id = ?",
+                    (self.taker, int(update_id)),
+                )
+        return [json.loads(str(body)) for _, body in rows]
 
     async def prune(self) -> int:
         """Forget handled updates older than KEEP_HANDLED_S; returns how many."""

@@ -4,8 +4,9 @@ Polling: PTB's updater puts each fetched update into the application's queue and
 for the next batch with an offset that confirms this one. `RecordingQueue.put` writes the update
 to the database first, so a confirmed update is always recorded. Webhook: the web handler puts
 the update into the same queue before it answers 2xx. `RecordingApplication` marks an update
-handled once PTB has run its handlers; start-up puts every update left unmarked back into the
-queue (see `replay`), so a crash at any point loses no photo and no button press.
+handled once PTB has run its handlers; start-up puts every update a dead process left unmarked
+back into the queue (see `replay`; replicas also do it for each other as leases run out), so a
+crash at any point loses no photo and no button press.
 """
 
 from __future__ import annotations
@@ -106,10 +107,13 @@ def _at_most_once(update: Update) -> bool:
     return text.split("@", 1)[0].split(" ", 1)[0] == "/grant"
 
 
-async def replay(app: Application[Any, Any, Any, Any, Any, Any], updates: UpdateLog) -> int:
-    """Put every recorded but unhandled update back into the queue; returns how many."""
+async def replay(
+    app: Application[Any, Any, Any, Any, Any, Any], updates: UpdateLog, lease_s: float
+) -> int:
+    """Put the recorded but unhandled updates of a dead process (`UpdateLog.claim_unhandled`)
+    back into the queue; returns how many."""
     queue = app.update_queue
-    pending = await updates.unhandled()
+    pending = await updates.claim_unhandled(lease_s)
     replayed = _replayed.setdefault(app, set())
     for body in pending:
         update = Update.de_json(body, app.bot)
