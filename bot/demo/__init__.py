@@ -6,8 +6,8 @@ sends a photo with a caption, picks the length and presses Generate; the convers
 as it happens and the MP4 the bot sent is written to `demo-output/`. Exit status 0 means the
 video arrived. Nothing is read from the environment or `.env`: the demo always runs the same.
 
-Parts: this module (command line, logging, time limit, summary), `demo_session` (the scripted
-user and both servers), `demo_transcript` (what gets printed).
+Parts: this module (command line, logging, time limit, summary), `session.py` (the scripted
+user and both servers), `transcript.py` (what gets printed).
 """
 
 from __future__ import annotations
