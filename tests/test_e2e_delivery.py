@@ -16,6 +16,7 @@ from bot.testing.sample_media import make_big_file, make_sample_mp4
 from tests.conftest import TOKEN, USER, BotFactory
 from tests.e2e_helpers import options_message_id, press, send_photo_and_get_options
 from tests.idle_barrier import wait_idle
+from tests.telegram_helpers import ledger_kinds, only_job
 
 MB = 1024 * 1024
 
@@ -105,6 +106,25 @@ async def test_flood_control_429_loses_no_message(
         refused = [c for c in tg.calls if c.status == 429]
         assert len(refused) == 3
         assert len([c for c in tg.calls_of("sendVideo") if c.status == 200]) == 1
+
+
+async def test_a_long_flood_wait_on_send_video_is_sat_out_not_refunded(
+    tg: FakeBotApi, evolink: EvolinkFake, start_bot: BotFactory
+) -> None:
+    """Six 429s in a row on sendVideo, one more than PTB sits out for any other call: the paid
+    video still arrives, once, and is charged, never refunded."""
+    async with start_bot() as runtime:
+        tg.inject("sendVideo", status=429, retry_after=1, times=6)
+        await generate(tg)
+        task = await evolink.wait_task()
+        evolink.succeed(task.id)
+        await tg.wait_call("sendVideo", lambda c: c.status == 200, timeout=30)
+        await wait_idle(tg, runtime, evolink)
+        statuses = [c.status for c in tg.calls_of("sendVideo")]
+        assert statuses == [429] * 6 + [200]
+        assert (await only_job(runtime, USER)).status.value == "delivered"
+        assert "refund" not in await ledger_kinds(runtime, USER)  # charged: reserved, settled
+        assert (await ledger_kinds(runtime, USER))[-2:] == ["reserve", "settle"]
 
 
 async def test_progress_edits_are_rate_limited_and_never_repeat_a_text(

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from telegram import (
@@ -26,6 +27,7 @@ from telegram import (
 )
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
+from telegram.ext import ExtBot
 
 from bot.telegram.chat_fates import ChatMoves, file_id_of, resend_any_kind
 
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 MAX_PHOTO_DOWNLOAD = 20 * 1024 * 1024  # getFile's limit on the cloud Bot API
 UPLOAD_CHUNK = 1024 * 1024  # memory per upload in flight: 1 MiB, whatever the video's size
+# Flood waits PTB's rate limiter sits out for one sendVideo before it gives up (its default for
+# every other call is 5): a paid video is worth a longer wait than a refund and "it failed".
+VIDEO_FLOOD_RETRIES = 15
 
 
 class PhotoTooBig(Exception):
@@ -250,11 +255,14 @@ class TelegramMessenger:
         piece by piece (`_UploadFile`), seeking back to the start when PTB's rate limiter
         retries. The request
         still goes through `Bot.send_video`: same error mapping, same rate limiter."""
+        send = self.bot.send_video
+        if isinstance(self.bot, ExtBot) and self.bot.rate_limiter is not None:
+            send = partial(self.bot.send_video, rate_limit_args=VIDEO_FLOOD_RETRIES)
         with _UploadFile(path) as handle:
             video = InputFile(handle, filename="video.mp4", read_file_handle=False)
             thumb = thumbnail.open("rb") if thumbnail else None
             try:
-                msg: Message = await self.bot.send_video(
+                msg: Message = await send(
                     self.moves.current(target.chat_id),
                     video,
                     caption=caption,
