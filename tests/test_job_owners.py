@@ -83,8 +83,9 @@ async def test_a_progress_edit_read_before_a_cancel_never_lands_after_cancelled(
     board = _board(store, messenger)
     progress = asyncio.create_task(board.refresh(RUNNING, force=False))
     await store.read.wait()  # the progress edit has read the job as running
+    # Created before the gate opens, so `finish` takes its first step (up to the lock it must
+    # wait for) before the progress edit resumes: the loop runs ready tasks in order.
     ending = asyncio.create_task(board.finish(CANCELLED, refunded=1, notify=False, count=False))
-    await asyncio.sleep(0)  # one step: `finish` runs up to the lock it must wait for
     store.gate.set()
     await asyncio.gather(progress, ending)
     assert [forced for _text, forced in messenger.edits] == [False, True]
