@@ -25,7 +25,7 @@ def test_the_readme_tree_names_every_package_and_module() -> None:
         relative = source.relative_to(ROOT)
         if source.name == "__init__.py" or relative.parts[:2] == ("bot", "testing"):
             continue  # a package is named by its folder; the fakes by their two folders
-        if not re.search(rf"\b{re.escape(source.stem)}(\.py)?\b", tree):
+        if not re.search(rf"\b{re.escape(source.name)}\b", tree):
             missing.append(str(relative))
     assert missing == [], f"not in README's architecture tree: {missing}"
 
